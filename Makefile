@@ -1,0 +1,41 @@
+# fairnb: `make demo` runs the notebook series, `make test` the test suite.
+# The first target used creates .venv (about 2-3 minutes).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# torch is installed first so that pip takes the build on this machine's disk
+# where there is one; override TORCH_SPEC for another build (CPU wheels, ...).
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+SERIES ?= core
+PRESET ?= demo
+export HF_HUB_OFFLINE ?= 1
+export PYTHONUNBUFFERED := 1
+
+.PHONY: setup demo test lab bench lint clean-runs
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH_SPEC) || $(PY) -m pip install -q "torch>=2.2" torchvision
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: setup  ## run the core notebook series (01 -> 04) on the embedded default
+	$(PY) -m fairnb.series $(SERIES) --preset $(PRESET)
+
+test: setup  ## the whole test suite (notebooks executed by papermill, smoke)
+	$(PY) -m pytest
+
+lab: setup  ## JupyterLab on localhost
+	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+
+bench: setup  ## speed and memory benchmarks; writes bench/RESULTS.md
+	$(PY) -m bench
+
+lint: setup
+	$(VENV)/bin/ruff check fairnb tests bench
+
+clean-runs:
+	rm -rf runs

@@ -1,0 +1,222 @@
+"""Run folders: one per notebook execution (shared/DESIGN.md).
+
+``runs/<notebook>/<timestamp>_<key params>/`` holds ``params.json`` (the
+resolved config), ``env.json`` (versions, device, seed), ``metrics.json``
+(flat, stable keys), ``by_group.csv``, ``predictions.npz``,
+``checkpoints/`` and ``figures/``. Every file is written atomically (a temp
+file in the same folder, then ``os.replace``), and ``metrics.json`` is
+written last: a run folder without it is incomplete and
+:func:`latest` skips it.
+
+Used in: all notebooks.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from .paths import repo_root, resolve, runs_dir
+
+PACKAGES = ("torch", "open_clip_torch", "pot", "numpy", "pandas",
+            "scikit-learn", "fairlearn", "plotly", "papermill")
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so readers never see a partial file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, Path):
+        return str(obj)
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # strict JSON has no NaN/inf
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj) -> Path:
+    """Atomic, strict JSON (NaN and inf become null)."""
+    text = json.dumps(_jsonable(obj), indent=2, sort_keys=False,
+                      allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def env_info(*, seed: int | None = None, device: str | None = None) -> dict:
+    """Python, platform, package versions, git commit, device and seed."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(repo_root()), "rev-parse", "HEAD"],
+            capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        commit = ""
+    return {"python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "processor": platform.machine(),
+            "cpu_count": os.cpu_count(),
+            "packages": versions, "git_commit": commit or None,
+            "device": device, "seed": seed,
+            "time": _dt.datetime.now().isoformat(timespec="seconds")}
+
+
+@dataclass
+class Run:
+    """A run folder and the helpers that write into it."""
+
+    path: Path
+    notebook: str
+
+    def file(self, name: str) -> Path:
+        """Path of ``name`` inside the run folder (parents created)."""
+        p = self.path / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        return p
+
+    def write_json(self, name: str, obj) -> Path:
+        return write_json(self.file(name), obj)
+
+    def write_text(self, name: str, text: str) -> Path:
+        return atomic_write_text(self.file(name), text)
+
+    def write_csv(self, name: str, frame) -> Path:
+        return atomic_write_text(self.file(name), frame.to_csv(index=False))
+
+    def write_metrics(self, metrics: dict) -> Path:
+        """Write ``metrics.json`` (flat str -> number), marking the run
+        complete."""
+        bad = {k: v for k, v in metrics.items()
+               if not isinstance(v, (int, float, type(None)))
+               and not hasattr(v, "item")}
+        if bad:
+            raise TypeError(
+                "metrics.json takes flat numeric values only; got "
+                + ", ".join(f"{k}={v!r}" for k, v in list(bad.items())[:5]))
+        return self.write_json("metrics.json", metrics)
+
+    def save_figure(self, fig, name: str) -> Path:
+        """Save a plotly figure as ``figures/<name>.html``.
+
+        plotly.js is written once beside the figures
+        (``include_plotlyjs="directory"``), so the HTML works offline and
+        each file stays small.
+        """
+        path = self.file(f"figures/{name}.html")
+        fig.write_html(str(path), include_plotlyjs="directory",
+                       full_html=True)
+        return path
+
+    def __str__(self) -> str:
+        return str(self.path)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9.=+-]+", "-", str(text)).strip("-")[:80]
+
+
+def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
+              seed: int | None = None, device: str | None = None) -> Run:
+    """Create ``<root>/<notebook>/<timestamp>_<key>/`` with params and env.
+
+    Parameters
+    ----------
+    cfg : NotebookConfig
+        The validated config; its ``NOTEBOOK`` names the folder.
+    key : str
+        Key parameters for the folder name (e.g. ``"race_fairclip"``).
+    root : path, optional
+        Parent of all runs; default :func:`fairnb.paths.runs_dir`.
+    """
+    parent = (resolve(root) if root else runs_dir()) / cfg.NOTEBOOK
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    name = f"{stamp}_{_slug(key)}" if key else stamp
+    parent.mkdir(parents=True, exist_ok=True)
+    path, i = parent / name, 1
+    while True:
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            path, i = parent / f"{name}-{i}", i + 1
+    run = Run(path=path, notebook=cfg.NOTEBOOK)
+    run.write_json("params.json", cfg.to_dict())
+    run.write_json("env.json", env_info(seed=seed, device=device))
+    return run
+
+
+def list_runs(notebook: str, *, root=None) -> list[Path]:
+    """Complete runs (with ``metrics.json``) of ``notebook``, oldest first."""
+    parent = (resolve(root) if root else runs_dir()) / notebook
+    if not parent.is_dir():
+        return []
+    done = [p for p in parent.iterdir() if (p / "metrics.json").is_file()]
+    return sorted(done, key=lambda p: ((p / "metrics.json").stat().st_mtime,
+                                       p.name))
+
+
+def latest(notebook: str, *, root=None) -> Path:
+    """The newest complete run folder of ``notebook``.
+
+    Raises
+    ------
+    FileNotFoundError
+        With the notebook to run first, when there is none.
+    """
+    found = list_runs(notebook, root=root)
+    if not found:
+        parent = (resolve(root) if root else runs_dir()) / notebook
+        raise FileNotFoundError(
+            f"No complete run of {notebook} in {parent}. Run "
+            f"notebooks/{notebook}.ipynb first, or pass the run folder "
+            "explicitly.")
+    return found[-1]
+
+
+def resolve_run(run: str, notebook: str, *, root=None) -> Path:
+    """``run`` as a folder, or the latest run of ``notebook`` when empty."""
+    if not run:
+        return latest(notebook, root=root)
+    path = resolve(run)
+    if not (path / "metrics.json").is_file():
+        raise FileNotFoundError(
+            f"{path} is not a complete run folder (no metrics.json). Pass a "
+            f"folder under runs/{notebook}/ or leave the parameter empty "
+            "for the latest run.")
+    return path

@@ -1,0 +1,121 @@
+"""Every notebook: its parameters cell is its documented CLI, it is committed
+without outputs, and papermill runs it headlessly (smoke preset)."""
+import ast
+import io
+import json
+import tokenize
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from fairnb.config import CONFIGS
+from fairnb.paths import runs_dir
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+ALL = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+
+
+def parameters_cell(path):
+    nb = nbformat.read(path, as_version=4)
+    tagged = [c for c in nb.cells
+              if "parameters" in c.metadata.get("tags", [])]
+    assert len(tagged) == 1, f"{path.name}: need exactly one parameters cell"
+    return tagged[0].source
+
+
+def execute(name, tmp_path, **parameters):
+    out = tmp_path / f"{name}.out.ipynb"
+    pm.execute_notebook(
+        str(NOTEBOOKS / f"{name}.ipynb"), str(out),
+        parameters={"preset": "smoke", **parameters}, kernel_name="python3",
+        cwd=str(NOTEBOOKS), progress_bar=False, execution_timeout=300,
+        store_widget_state=False)
+    return out
+
+
+def latest_metrics(name):
+    folder = runs_dir() / name
+    newest = max(folder.iterdir(), key=lambda p: p.stat().st_mtime)
+    return newest, json.loads((newest / "metrics.json").read_text())
+
+
+def test_every_notebook_has_a_config():
+    assert ALL, "no notebooks found"
+    assert sorted(p.stem for p in ALL) == sorted(CONFIGS)
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_parameters_cell_is_the_documented_cli(path):
+    source = parameters_cell(path)
+    tree = ast.parse(source)
+    names = []
+    for node in tree.body:
+        assert isinstance(node, ast.Assign), f"{path.name}: only assignments"
+        ast.literal_eval(node.value)  # literals only: papermill can inject
+        names.append(node.targets[0].id)
+    assert names == CONFIGS[path.stem].parameter_names()
+    comments = {t.start[0] for t in tokenize.generate_tokens(
+        io.StringIO(source).readline) if t.type == tokenize.COMMENT}
+    for node in tree.body:
+        assert node.lineno in comments, (
+            f"{path.name}: parameter {node.targets[0].id} has no help "
+            "comment")
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_committed_without_outputs(path):
+    nb = nbformat.read(path, as_version=4)
+    assert all(not c.get("outputs") for c in nb.cells
+               if c.cell_type == "code")
+    first = nb.cells[0].source
+    assert first.startswith(f"# {path.stem[:2]} · ")
+    for word in ("**Inputs**", "**Outputs**", "**Runtime**"):
+        assert word in first
+    sources = "\n".join(c.source for c in nb.cells)
+    assert "## Summary" in sources and "## Exercises" in sources
+
+
+def test_01_runs_on_the_embedded_default(tmp_path):
+    execute("01_explore_data", tmp_path)
+    run, metrics = latest_metrics("01_explore_data")
+    n = metrics["n_train"] + metrics["n_val"] + metrics["n_test"]
+    assert n == 300
+    assert metrics["count_test_race_black"] > 0
+    races = ("asian", "black", "white")
+    assert sum(metrics[f"count_test_race_{g}"] for g in races) + metrics.get(
+        "count_test_race_unknown", 0) == metrics["n_test"]
+    assert 0 <= metrics["prevalence_train_gender_female"] <= 1
+    assert "count_val_maritalstatus_legally_separated" in metrics
+    figures = {p.name for p in (run / "figures").iterdir()}
+    assert {"group_counts_race.html", "note_lengths.html",
+            "examples_race.html", "plotly.min.js"} <= figures
+    assert (run / "group_counts.csv").is_file()
+
+
+def test_01_reads_a_dataset_folder(tmp_path):
+    from fairnb.data import make_synthetic
+
+    root = make_synthetic(tmp_path / "fairvlmed", n=60, seed=5)
+    execute("01_explore_data", tmp_path, data_dir=str(root), split="test",
+            attributes="race,language")
+    run, metrics = latest_metrics("01_explore_data")
+    assert metrics["n_train"] + metrics["n_val"] + metrics["n_test"] == 60
+    assert not any(k.startswith("count_test_gender") for k in metrics)
+    params = json.loads((run / "params.json").read_text())
+    assert params["data_dir"] == str(root)
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"atribute": "race"}, ["Unknown parameter 'atribute'",
+                            "did you mean 'attributes'"]),
+    ({"split": "tset"}, ["Bad value for 'split'", "Did you mean 'test'"]),
+])
+def test_01_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("01_explore_data", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue

@@ -1,0 +1,71 @@
+import json
+import os
+
+import plotly.graph_objects as go
+import pytest
+
+from fairnb import runs
+from fairnb.config import ExploreConfig
+
+
+@pytest.fixture
+def cfg():
+    return ExploreConfig.create(preset="smoke")
+
+
+def test_start_run_writes_params_and_env(tmp_path, cfg):
+    run = runs.start_run(cfg, key="race fairclip", root=tmp_path, seed=3)
+    assert run.path.parent == tmp_path / "01_explore_data"
+    assert run.path.name.endswith("_race-fairclip")
+    params = json.loads((run.path / "params.json").read_text())
+    assert params["preset"] == "smoke"
+    env = json.loads((run.path / "env.json").read_text())
+    assert env["seed"] == 3 and env["packages"]["numpy"]
+
+
+def test_two_runs_in_the_same_second_get_distinct_folders(tmp_path, cfg):
+    a = runs.start_run(cfg, root=tmp_path)
+    b = runs.start_run(cfg, root=tmp_path)
+    assert a.path != b.path
+
+
+def test_latest_skips_incomplete_runs(tmp_path, cfg):
+    with pytest.raises(FileNotFoundError, match="Run notebooks/01_explore"):
+        runs.latest("01_explore_data", root=tmp_path)
+    done = runs.start_run(cfg, root=tmp_path)
+    done.write_metrics({"auc": 0.5})
+    runs.start_run(cfg, root=tmp_path)  # no metrics.json: incomplete
+    assert runs.latest("01_explore_data", root=tmp_path) == done.path
+    assert runs.resolve_run("", "01_explore_data", root=tmp_path) == done.path
+    with pytest.raises(FileNotFoundError, match="not a complete run"):
+        runs.resolve_run(str(tmp_path), "01_explore_data")
+
+
+def test_metrics_are_strict_json_and_flat(tmp_path, cfg):
+    run = runs.start_run(cfg, root=tmp_path)
+    run.write_metrics({"auc": float("nan"), "n": 3})
+    text = (run.path / "metrics.json").read_text()
+    assert json.loads(text) == {"auc": None, "n": 3}
+    with pytest.raises(TypeError, match="flat numeric"):
+        run.write_metrics({"by_group": {"a": 1}})
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "x.json"
+    runs.write_json(target, {"a": 1})
+
+    def boom(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError):
+        runs.write_json(target, {"a": 2})
+    assert json.loads(target.read_text()) == {"a": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_save_figure_is_offline_html(tmp_path, cfg):
+    run = runs.start_run(cfg, root=tmp_path)
+    path = run.save_figure(go.Figure(go.Bar(x=[1], y=[2])), "bars")
+    assert path.read_text().count("<html") == 1
+    assert (path.parent / "plotly.min.js").is_file()
