@@ -53,15 +53,20 @@ def test_parameters_cell_is_the_documented_cli(path):
     tree = ast.parse(source)
     names = []
     for node in tree.body:
-        assert isinstance(node, ast.Assign), f"{path.name}: only assignments"
+        assert isinstance(node, ast.AnnAssign), (
+            f"{path.name}: write typed assignments, name: type = literal")
         ast.literal_eval(node.value)  # literals only: papermill can inject
-        names.append(node.targets[0].id)
+        names.append(node.target.id)
     assert names == CONFIGS[path.stem].parameter_names()
+    # papermill --help-notebook must see every parameter with its help
+    inferred = pm.inspect_notebook(str(path))
+    assert list(inferred) == names
+    assert all(p["help"] for p in inferred.values())
     comments = {t.start[0] for t in tokenize.generate_tokens(
         io.StringIO(source).readline) if t.type == tokenize.COMMENT}
     for node in tree.body:
         assert node.lineno in comments, (
-            f"{path.name}: parameter {node.targets[0].id} has no help "
+            f"{path.name}: parameter {node.target.id} has no help "
             "comment")
 
 
