@@ -7,8 +7,9 @@ Each notebook has one dataclass here. Its setup cell calls
   about ``-p atribute race`` and then silently runs the default),
 - checks every value (type, choices, range) and names the valid choices
   and the closest match,
-- fills values left at ``None`` from the chosen preset
-  (``smoke`` | ``demo`` | ``paper``).
+- gives the parameters you did not set the chosen preset's values
+  (``smoke`` | ``demo`` | ``paper``); the defaults in a parameters cell
+  are the ``demo`` values.
 
 Used in: all notebooks.
 """
@@ -22,8 +23,13 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .attributes import ATTRIBUTES, check_choice, closest, parse_attributes
+from .devices import DEVICES
+from .losses import DISTANCES
+from .methods import GROUP_SOURCES, METHODS, SIMILARITIES
 
 PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
+#: training optimizers: AdamW + warm-up/cosine, or the official FairCLIP Adam
+OPTIMIZERS: tuple[str, ...] = ("adamw", "official")
 
 
 class ConfigError(ValueError):
@@ -93,7 +99,7 @@ class NotebookConfig:
     NOTEBOOK: ClassVar[str] = ""
     #: valid values per parameter name
     CHOICES: ClassVar[dict[str, tuple]] = {}
-    #: values for parameters left at None, per preset
+    #: values of the parameters a preset changes (others keep defaults)
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {}
     # Subclasses declare their fields, ``preset`` among them, in the order
     # of the notebook's parameters cell.
@@ -106,10 +112,11 @@ class NotebookConfig:
     def from_namespace(cls, namespace: dict, **overrides):
         """Build and validate the config from a notebook's ``globals()``."""
         names = cls.parameter_names()
-        cls._check_known(injected_names(namespace))
+        injected = injected_names(namespace)
+        cls._check_known(injected)
         values = {n: namespace[n] for n in names if n in namespace}
         values.update(overrides)
-        return cls.create(**values)
+        return cls.create(explicit=set(injected) | set(overrides), **values)
 
     @classmethod
     def _check_known(cls, given) -> None:
@@ -124,17 +131,24 @@ class NotebookConfig:
                 f"{', '.join(names)}.")
 
     @classmethod
-    def create(cls, **values):
-        """Validate keyword values (unknown names raise) into a config."""
+    def create(cls, *, explicit=(), **values):
+        """Validate keyword values (unknown names raise) into a config.
+
+        Parameters the caller did not set explicitly (not in ``explicit``
+        and equal to their default) take the preset's value.
+        """
         cls._check_known(values)
         hints = typing.get_type_hints(cls)
         coerced = {}
         for n, v in values.items():
             kind, optional = _base_type(hints[n])
             coerced[n] = _coerce(n, v, kind, optional)
+        defaults = {f.name: f.default for f in fields(cls)}
+        chosen = set(explicit) | {n for n, v in coerced.items()
+                                  if v != defaults[n]}
         cfg = cls(**coerced)
+        cfg._apply_preset(chosen)
         cfg._check_choices()
-        cfg._apply_preset()
         cfg.check()
         return cfg
 
@@ -145,9 +159,10 @@ class NotebookConfig:
             if value is not None:
                 check_choice_cfg(name, value, choices)
 
-    def _apply_preset(self) -> None:
+    def _apply_preset(self, chosen: set) -> None:
+        check_choice_cfg("preset", self.preset, PRESETS)
         for name, value in self.PRESET_VALUES.get(self.preset, {}).items():
-            if getattr(self, name) is None:
+            if name not in chosen:
                 setattr(self, name, value)
 
     def check(self) -> None:
@@ -200,11 +215,95 @@ class ExploreConfig(NotebookConfig):
         check_range("n_examples", self.n_examples, low=1, high=16)
 
 
-__all__ = ["ATTRIBUTES", "ConfigError", "ExploreConfig", "NotebookConfig",
-           "PRESETS", "check_range", "injected_names"]
+__all__ = ["ATTRIBUTES", "ConfigError", "ExploreConfig", "FairCLIPConfig",
+           "NotebookConfig", "PRESETS", "check_range", "injected_names"]
+
+
+def parse_weights(value) -> dict[str, float]:
+    """``"race:0.5,gender:0.5"`` or a dict -> ``{"race": 0.5, ...}``."""
+    if isinstance(value, dict):
+        items = list(value.items())
+    else:
+        items = []
+        for part in str(value).split(","):
+            if part.strip():
+                name, _, w = part.partition(":")
+                items.append((name.strip(), w.strip() or "1"))
+    out = {}
+    for name, w in items:
+        check_choice("attribute", name, ATTRIBUTES)
+        try:
+            out[name] = float(w)
+        except ValueError:
+            raise ConfigError(f"Weight {w!r} of {name!r} is not a number; "
+                              "write e.g. race:0.5,gender:0.5.") from None
+    return out
+
+
+@dataclass
+class FairCLIPConfig(NotebookConfig):
+    """Parameters of ``03_fairclip.ipynb``; defaults are the demo preset."""
+
+    NOTEBOOK: ClassVar[str] = "03_fairclip"
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "attribute": ATTRIBUTES, "method": METHODS, "distance": DISTANCES,
+        "similarity": SIMILARITIES, "group_source": GROUP_SOURCES,
+        "optimizer": OPTIMIZERS, "device": DEVICES}
+    PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": {"epochs": 2, "batch_size": 32},
+        # ViT-B/16 + OpenAI weights with the official hyperparameters
+        # (shared/METHODS.md §1.4)
+        "paper": {"model": "ViT-B-16", "pretrained": "openai",
+                  "epochs": 10, "batch_size": 32, "lr": 1e-5,
+                  "optimizer": "official", "fair_weight": 1e-6,
+                  "blur": 1e-6, "similarity": "official",
+                  "group_source": "separate"},
+    }
+
+    attribute: str = "race"
+    method: str = "fairclip"
+    fair_weight: float = 10.0
+    blur: float = 1e-4
+    distance: str = "sinkhorn"
+    similarity: str = "cosine"
+    group_source: str = "in_batch"
+    attribute_weights: str = ""
+    model: str = "fairnb-tiny"
+    pretrained: str = ""
+    data_dir: str = ""
+    summaries: str = ""
+    epochs: int = 6
+    batch_size: int = 64
+    lr: float = 1e-3
+    optimizer: str = "adamw"
+    seed: int = 0
+    device: str = "auto"
+    preset: str = "demo"
+
+    def check(self) -> None:
+        check_range("fair_weight", self.fair_weight, low=0)
+        check_range("blur", self.blur, low=0)
+        check_range("epochs", self.epochs, low=1)
+        check_range("batch_size", self.batch_size, low=2)
+        check_range("lr", self.lr, low=0)
+        try:
+            weights = parse_weights(self.attribute_weights)
+        except ValueError as exc:
+            raise ConfigError(f"Bad value for 'attribute_weights': {exc}"
+                              ) from None
+        if self.method == "fairclip_plus" and not weights:
+            raise ConfigError(
+                "method='fairclip_plus' needs attribute_weights, e.g. "
+                "'race:0.5,gender:0.5'.")
+
+    def weights(self) -> dict[str, float]:
+        """Attribute weights of the fairness term."""
+        if self.method == "fairclip_plus":
+            return parse_weights(self.attribute_weights)
+        return {self.attribute: 1.0}
 
 
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
-    c.NOTEBOOK: c for c in (ExploreConfig,)}
+    c.NOTEBOOK: c for c in (ExploreConfig, FairCLIPConfig)}
 __all__ += ["CONFIGS"]

@@ -1,4 +1,6 @@
 """Reading Harvard-FairVLMed (or the synthetic stand-in in the same layout)."""
+from pathlib import Path
+
 from .fairvlmed import (
     FIELDS,
     SPLITS,
@@ -28,13 +30,42 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
     the preset's size, generated on first use into ``FAIRNB_DATA_DIR``.
     Otherwise ``data_dir`` is a folder in the Harvard-FairVLMed layout
     (relative paths resolve against the repository root).
+    ``summaries="latest"`` picks the CSV with :func:`find_summaries`.
     """
     from ..paths import resolve
 
     root = ensure_synthetic(preset, seed=seed) if not data_dir else resolve(
         data_dir)
+    if summaries == "latest":
+        summaries = find_summaries("", root)
     kw = {} if splits is None else {"splits": splits}
     return read_dataset(root, summaries=summaries, **kw)
 
 
-__all__ += ["open_dataset"]
+def find_summaries(summaries: str, root) -> str | None:
+    """The summaries CSV a training run should use.
+
+    ``summaries`` given: that file. Empty: the newest run of
+    ``02_summarize_notes`` made for this dataset (its run folder's
+    ``summaries.json`` names the dataset root and the CSV), else
+    ``"auto"`` (the dataset's own official summaries CSV when present; the
+    reader then falls back to notes truncated at 180 characters).
+    """
+    import json
+
+    from ..paths import resolve
+    from ..runs import list_runs
+
+    if summaries:
+        return str(resolve(summaries))
+    root = Path(root).resolve()
+    for run in reversed(list_runs("02_summarize_notes")):
+        info = run / "summaries.json"
+        if info.is_file():
+            meta = json.loads(info.read_text())
+            if Path(meta.get("dataset_root", "")).resolve() == root:
+                return meta["csv"]
+    return "auto"
+
+
+__all__ += ["find_summaries", "open_dataset"]

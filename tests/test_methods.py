@@ -1,0 +1,123 @@
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+
+from fairnb.attributes import ATTRIBUTES
+from fairnb.losses import clip_loss
+from fairnb.methods import FairCLIP, Forward, make_method, pair_similarity
+
+RACE = ATTRIBUTES.index("race")
+
+
+def features(n=12, d=8, seed=0, grad=False):
+    g = torch.Generator().manual_seed(seed)
+    img = torch.nn.functional.normalize(
+        torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+    txt = torch.nn.functional.normalize(
+        torch.randn(n, d, generator=g, dtype=torch.float64), dim=1)
+    if grad:
+        img.requires_grad_(True)
+        txt.requires_grad_(True)
+    return Forward(img, txt, torch.tensor(10.0, dtype=torch.float64))
+
+
+def batch(race_codes):
+    attrs = torch.zeros(len(race_codes), len(ATTRIBUTES), dtype=torch.long)
+    attrs[:, RACE] = torch.tensor(race_codes)
+    return SimpleNamespace(attributes=attrs)
+
+
+def half_w2(x, y):
+    """Oracle: 1/2 W2^2 of two 1-D samples via quantile functions."""
+    q = np.linspace(0, 1, 20001)[1:-1]
+    return 0.5 * np.mean((np.quantile(x, q, method="inverted_cdf")
+                          - np.quantile(y, q, method="inverted_cdf")) ** 2)
+
+
+CODES = [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, -1]
+
+
+def test_clip_method_is_the_clip_loss():
+    fwd = features()
+    loss, logs = make_method("clip").loss(fwd, batch(CODES))
+    torch.testing.assert_close(loss, clip_loss(fwd.image_features,
+                                               fwd.text_features, 10.0))
+    assert set(logs) == {"clip_loss"}
+
+
+def test_official_similarity_is_diag_of_l_times_l():
+    fwd = features()
+    logits = 10.0 * fwd.image_features @ fwd.text_features.T
+    expected = np.diag(logits.numpy() @ logits.numpy())
+    got = pair_similarity(fwd, similarity="official")
+    np.testing.assert_allclose(got.numpy(), expected, rtol=1e-12)
+
+
+def test_official_mode_matches_hand_computation():
+    fwd = features()
+    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
+                      blur=1e-9, similarity="official",
+                      group_source="in_batch")
+    loss, logs = method.loss(fwd, batch(CODES))
+    logits = (10.0 * fwd.image_features @ fwd.text_features.T).numpy()
+    d = np.diag(logits @ logits)
+    codes = np.array(CODES)
+    hand = sum(half_w2(d, d[codes == g] / d[codes == g].sum())
+               for g in (0, 1, 2))  # batch side raw, group side normalised
+    np.testing.assert_allclose(logs["fair_term"], hand, rtol=1e-3)
+    clip = clip_loss(fwd.image_features, fwd.text_features, 10.0)
+    np.testing.assert_allclose(float(loss - clip), hand, rtol=1e-3)
+
+
+def test_in_batch_gradient_reaches_both_sides():
+    fwd = features(grad=True)
+    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
+                      blur=1e-6, group_source="in_batch")
+    s = pair_similarity(fwd, similarity="cosine")
+    codes = torch.tensor(CODES)
+    from fairnb.losses import sinkhorn_distance
+    both = sinkhorn_distance(s, s[codes == 1])
+    one_side = sinkhorn_distance(s, s[codes == 1].detach())
+    g_both = torch.autograd.grad(both, fwd.image_features,
+                                 retain_graph=True)[0]
+    g_one = torch.autograd.grad(one_side, fwd.image_features)[0]
+    # group members get gradient from the group side too
+    assert not torch.allclose(g_both[3:7], g_one[3:7])
+    loss, _ = method.loss(fwd, batch(CODES))
+    loss.backward()
+    assert fwd.image_features.grad[3:7].abs().sum() > 0
+
+
+def test_small_groups_are_skipped_and_unknown_never_forms_a_group():
+    fwd = features(n=6)
+    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
+                      blur=1e-6)
+    _, logs = method.loss(fwd, batch([0, 1, 1, 2, 2, 2]))  # Asian: 1 member
+    s = pair_similarity(fwd, similarity="cosine")
+    from fairnb.losses import sinkhorn_distance
+    hand = float(sinkhorn_distance(s, s[1:3]) + sinkhorn_distance(s, s[3:]))
+    np.testing.assert_allclose(logs["fair_term"], hand, rtol=1e-9)
+    _, logs = method.loss(fwd, batch([-1] * 6))
+    assert logs["fair_term"] == 0.0
+
+
+def test_fairclip_plus_weights_attributes():
+    fwd = features()
+    b = batch(CODES)
+    b.attributes[:, ATTRIBUTES.index("gender")] = torch.tensor(
+        [0, 1] * 6)
+    plus = make_method("fairclip_plus", attribute_weights={
+        "race": 0.25, "gender": 0.75}, fair_weight=1.0, blur=1e-6)
+    _, logs = plus.loss(fwd, b)
+    np.testing.assert_allclose(
+        logs["fair_term"],
+        0.25 * logs["distance_race"] + 0.75 * logs["distance_gender"])
+
+
+def test_bad_options_name_the_choices():
+    with pytest.raises(ValueError, match="clip, fairclip, fairclip_plus"):
+        make_method("fairclipp")
+    with pytest.raises(ValueError, match="cosine, logit, official"):
+        make_method("fairclip", similarity="cos")

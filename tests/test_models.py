@@ -1,0 +1,68 @@
+import pytest
+import torch
+
+from fairnb import models
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    return models.create_model("fairnb-tiny")
+
+
+def test_tiny_config_is_registered_and_sized(tiny):
+    assert "fairnb-tiny" in models.available_models()[:3]
+    assert tiny.image_size == 64 and tiny.context_length == 77
+    assert tiny.tokenizer(["A photo of glaucoma"]).shape == (1, 77)
+    img, txt, scale = tiny.model(torch.zeros(2, 3, 64, 64),
+                                 tiny.tokenizer(["a", "b"]))
+    assert img.shape == txt.shape == (2, 128)
+
+
+def test_unknown_model_names_the_choices():
+    with pytest.raises(ValueError, match="Did you mean 'ViT-B-16'"):
+        models.create_model("ViT-B-61")
+
+
+def test_unknown_tag_lists_the_tags():
+    with pytest.raises(ValueError, match="openai"):
+        models.create_model("ViT-B-16", pretrained="opneai")
+
+
+def test_uncached_weights_fail_fast_with_the_fix(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr(models, "hub_reachable", lambda **kw: False)
+    with pytest.raises(RuntimeError) as err:
+        models.create_model("RN50", pretrained="openai")
+    assert "pretrained=<file>" in str(err.value)
+    assert "create_model_and_transforms('RN50'" in str(err.value)
+
+
+@pytest.mark.parametrize("wrap", ["raw", "model", "model_state_dict",
+                                  "state_dict_module", "safetensors"])
+def test_checkpoint_formats_load(tmp_path, tiny, wrap):
+    state = {k: v + 1.0 if v.is_floating_point() else v
+             for k, v in tiny.model.state_dict().items()}
+    path = tmp_path / "ckpt.pt"
+    if wrap == "raw":
+        torch.save(state, path)
+    elif wrap == "state_dict_module":
+        torch.save({"state_dict": {f"module.{k}": v
+                                   for k, v in state.items()}}, path)
+    elif wrap == "safetensors":
+        from safetensors.torch import save_file
+        path = tmp_path / "ckpt.safetensors"
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:  # fairnb ("model") and official FairCLIP ("model_state_dict")
+        torch.save({wrap: state, "epoch": 3}, path)
+    loaded = models.create_model("fairnb-tiny", pretrained=str(path))
+    assert loaded.pretrained == str(path)
+    for k, v in loaded.model.state_dict().items():
+        torch.testing.assert_close(v, state[k])
+
+
+def test_checkpoint_of_another_model_says_so(tmp_path):
+    path = tmp_path / "other.pt"
+    torch.save({"model_state_dict": {"visual.proj": torch.zeros(3)}}, path)
+    with pytest.raises(RuntimeError, match="does not fit model fairnb-tiny"):
+        models.create_model("fairnb-tiny", pretrained=str(path))
