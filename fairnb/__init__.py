@@ -3,35 +3,30 @@ vision-language (CLIP-style) models, one notebook at a time.
 
 Notebooks use ``import fairnb as fnb`` and call the names below.
 """
-from . import attributes, config, data, explore, notes, paths, plots, runs
-from .attributes import (
-                         ATTRIBUTES,
-                         LABEL_NAMES,
-                         PAPER_ATTRIBUTES,
-                         SCHEMA,
-                         UNKNOWN,
-                         code_to_name,
-                         group_names,
-                         name_to_code,
-)
-from .config import ConfigError, ExploreConfig
-from .data import (
-                         Bias,
-                         DatasetError,
-                         ensure_synthetic,
-                         make_synthetic,
-                         open_dataset,
-                         read_dataset,
-)
+from . import (attributes, config, data, evaluate, explore, losses, methods,
+               metrics, models, notes, paths, plots, runs)
+from .attributes import (ATTRIBUTES, LABEL_NAMES, PAPER_ATTRIBUTES, SCHEMA,
+                         UNKNOWN, code_to_name, group_names, name_to_code)
+from .config import ConfigError, ExploreConfig, FairCLIPConfig
+from .data import (Bias, DatasetError, ensure_synthetic, make_synthetic,
+                   open_dataset, read_dataset)
+from .data.torch import load_split
+from .evaluate import Predictions, zero_shot
+from .methods import make_method
+from .models import create_model
 from .runs import Run, latest, list_runs, resolve_run, start_run
+from .train import History, LiveCurves, TrainSettings, train
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ATTRIBUTES", "Bias", "ConfigError", "DatasetError", "ExploreConfig",
-    "LABEL_NAMES", "PAPER_ATTRIBUTES", "Run", "SCHEMA", "UNKNOWN",
-    "attributes", "code_to_name", "config", "data", "ensure_synthetic",
-    "explore", "group_names", "latest", "list_runs", "make_synthetic",
-    "name_to_code", "notes", "open_dataset", "paths", "plots",
-    "read_dataset", "resolve_run", "runs", "start_run",
+    "FairCLIPConfig", "History", "LABEL_NAMES", "LiveCurves",
+    "PAPER_ATTRIBUTES", "Predictions", "Run", "SCHEMA", "TrainSettings",
+    "UNKNOWN", "attributes", "code_to_name", "config", "create_model",
+    "data", "ensure_synthetic", "evaluate", "explore", "group_names",
+    "latest", "list_runs", "load_split", "losses", "make_method",
+    "make_synthetic", "methods", "metrics", "models", "name_to_code",
+    "notes", "open_dataset", "paths", "plots", "read_dataset",
+    "resolve_run", "runs", "start_run", "train", "zero_shot",
 ]

@@ -15,11 +15,16 @@ _OPENERS = {
     1: "Patient is {a} {age} y/o {sex} with {dx} {ou}, here for {visit}."
        "|{age} year old {sex} with known {dx} {ou} presents for {visit}."
        "|Assessment: {dx}, {eyes}. {age} y/o {sex} seen for {visit}.",
-    0: "Patient is {a} {age} y/o {sex} referred for glaucoma evaluation; no "
-       "evidence of glaucoma {ou}.|{age} year old {sex} seen for {visit}. "
-       "Non-glaucoma exam.|Assessment: no glaucoma, {eyes}; {age} y/o {sex}"
-       " here for {visit}.|Patient is {a} {age} y/o {sex}, glaucoma suspect "
-       "by family history without glaucomatous optic neuropathy {ou}.",
+    # Negative notes name the diagnosis "non-glaucoma" up front, as clinic
+    # assessments and the GPT-4 summaries of the real data do, and say
+    # "glaucoma" nowhere else: with "no glaucoma" and "glaucoma suspect"
+    # phrasing a tiny CLIP reading 180 characters learned the prompts
+    # inverted (zero-shot AUC 0.05).
+    0: "Assessment: non-glaucoma exam, {eyes}. {age} y/o {sex} seen for "
+       "{visit}.|Non-glaucoma exam: {age} year old {sex} seen for {visit},"
+       " healthy optic nerves {ou}.|Patient is {a} {age} y/o {sex} with a "
+       "non-glaucoma exam {ou}, here for {visit}.|Impression: "
+       "non-glaucoma, {eyes}; {age} y/o {sex} here for {visit}.",
     None: "Patient is {a} {age} y/o {sex} here for {routine}.|{age} year old "
           "{sex} presents for {routine} and has no new complaints.|Routine "
           "visit: {age} y/o {sex} seen today for {routine}.",
@@ -38,8 +43,8 @@ _BODY = (
     ("n", "Allergies: {allergy}."),
     ("g", "Family history of glaucoma in {relative}.|Positive family history"
           " of glaucoma ({relative})."),
-    ("h", "Family history negative for glaucoma and blindness.|No known "
-          "family history of glaucoma."),
+    ("h", "Family history negative for eye disease and blindness.|No "
+          "known family history of eye disease."),
     ("n", "Non-smoker, drinks alcohol socially and drives during the day."
           "|Former smoker who quit many years ago; lives with family."),
     ("n", "Visual acuity with correction 20/{va1} OD and 20/{va2} OS."
@@ -75,12 +80,11 @@ _BODY = (
           "|OCT shows average RNFL {r1}/{r2} microns."),
     ("g", "Assessment: {dx}, {eyes}, {control}.|Impression: {dx} {ou}, "
           "{control}."),
-    ("h", "Assessment: no glaucoma, {hx}.|Impression: non-glaucoma exam; "
-          "{hx}."),
+    ("h", "Assessment: non-glaucoma, {hx}.|Impression: non-glaucoma "
+          "exam; {hx}."),
     ("g", "Current drops: {meds}.|Continue {meds}; discussed adherence and "
           "drop technique."),
-    ("h", "No glaucoma medications needed.|No drops indicated at this "
-          "time."),
+    ("h", "No eye drops needed.|No drops indicated at this time."),
     ("g", "Target IOP below {target} mmHg; consider SLT if the next field "
           "progresses.|Plan: continue current therapy, target IOP {target} "
           "mmHg or lower."),
@@ -107,7 +111,7 @@ _BODY = (
 _CHOICES = {
     "visit1": "glaucoma follow-up|an IOP check|a visual field review"
               "|routine glaucoma care",
-    "visit0": "glaucoma evaluation|a second opinion on elevated IOP"
+    "visit0": "a screening exam|a second opinion on elevated IOP"
               "|an annual eye exam",
     "routine": "a routine eye exam|refraction|a contact lens check"
                "|dry eye follow-up|cataract evaluation",
@@ -167,7 +171,7 @@ def _note_values(rng: np.random.Generator, row: dict) -> dict:
     iop = rng.normal(19 if row["glaucoma"] else 15, 3, 2)
     v["i1"], v["i2"] = np.clip(iop.round(), 8, 40).astype(int)
     v["md1"], v["md2"] = f"{md:.1f}", f"{md + rng.normal(0, 1.5):.1f}"
-    v["vf"] = v["vf"] if md < -3 else "no glaucomatous defect"
+    v["vf"] = v["vf"] if md < -3 else "no field defect"
     v["r1"], v["r2"] = (100 - 70 * (cdr - .42) + rng.normal(0, 5, 2)
                         ).round().astype(int)
     v["cct1"], v["cct2"] = (rng.normal(545, 30) + rng.normal(0, 8, 2)

@@ -39,7 +39,7 @@ from ._images import BASE_NOISE, render_image, total_deviation
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 2000, "paper": 10000}
 _SPLITS = (("Training", "training", 0.7), ("Validation", "validation", 0.1),
           ("Test", "test", 0.2))
-VERSION = 2
+VERSION = 4
 #: Rates every group outside the bias group gets (image noise: BASE_NOISE).
 BASE_UNINFORMATIVE, BASE_LABEL_NOISE = 0.05, 0.03
 #: Group shares reported in the FairCLIP paper (Luo et al., CVPR 2024).

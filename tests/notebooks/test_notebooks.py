@@ -124,3 +124,38 @@ def test_01_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
+
+
+@pytest.mark.parametrize("attribute", ["race", "gender", "ethnicity",
+                                       "language"])
+def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
+    execute("03_fairclip", tmp_path, attribute=attribute)
+    run, metrics = latest_metrics("03_fairclip")
+    params = json.loads((run / "params.json").read_text())
+    assert params["attribute"] == attribute and params["epochs"] == 2
+    for a in ("race", "gender", "ethnicity", "language", "maritalstatus"):
+        for key in ("es_auc", "es_acc", "dpd", "deodds"):
+            assert f"{key}_{a}" in metrics
+    assert 0 <= metrics["auc"] <= 1 and metrics["best_epoch"] in (1, 2)
+    assert "similarity_w1_race_black" in metrics
+    assert "auc_gender_female" in metrics
+    for name in ("predictions.npz", "by_group.csv", "checkpoints/last.pt",
+                 "checkpoints/best.pt", "figures/training.html",
+                 f"figures/auc_{attribute}.html"):
+        assert (run / name).is_file(), name
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"attribute": "raec"}, ["Bad value for 'attribute'",
+                             "race, gender, ethnicity, language",
+                             "Did you mean 'race'"]),
+    ({"method": "fairclipp"}, ["clip, fairclip, fairclip_plus",
+                               "Did you mean 'fairclip'"]),
+    ({"atribute": "race"}, ["Unknown parameter 'atribute'"]),
+])
+def test_03_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("03_fairclip", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue

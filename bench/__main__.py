@@ -1,0 +1,65 @@
+"""``python -m bench`` (``make bench``): all benchmarks, one table.
+
+Writes ``bench/RESULTS.md`` with the machine it ran on. Targets: FairCLIP
+in-batch step <= 1.05x CLIP; cached loader >= 10x per-sample decoding.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+from pathlib import Path
+
+import torch
+
+from .loader import bench_loader
+from .steps import bench_steps
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    gpu = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
+           else "no GPU")
+    return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, torch " \
+           f"{torch.__version__}"
+
+
+def main() -> int:
+    torch.set_num_threads(min(2, os.cpu_count() or 1))
+    steps = bench_steps()
+    loader = bench_loader(preset="smoke")
+    lines = [
+        "# Benchmarks", "",
+        f"Machine: {machine()}. Run: "
+        f"{_dt.datetime.now():%Y-%m-%d %H:%M}. Ratios are measured in "
+        "one run on this machine.", "",
+        "## FairCLIP training step relative to CLIP (same batches)", "",
+        "| model | batch | CLIP step (s) | fairclip in_batch / clip "
+        "(target <= 1.05) | fairclip separate (official) / clip |",
+        "|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['batch']} | {r['clip_s']:.3f} | "
+              f"{r['in_batch_ratio']:.3f} | {r['separate_ratio']:.2f} |"
+              for r in steps]
+    lines += ["", "## Loader: cached tensors vs per-sample npz + PIL "
+              f"({loader['preset']} data, {loader['image_size']} px, batch "
+              f"{loader['batch_size']})", "",
+              "| cached (images/s) | per-sample decode (images/s) | ratio "
+              "(target >= 10) | one-off cache build (s) |",
+              "|---|---|---|---|",
+              f"| {loader['cached_images_per_s']} | "
+              f"{loader['naive_images_per_s']} | {loader['speedup']} | "
+              f"{loader['cache_build_s']} |"]
+    text = "\n".join(lines) + "\n"
+    Path(__file__).with_name("RESULTS.md").write_text(text)
+    print(text)
+    failed = [r["model"] for r in steps if r["in_batch_ratio"] > 1.05]
+    ratio = loader["speedup"]
+    if ratio < 10:
+        failed.append(f"loader ratio {ratio:.1f} < 10")
+    if failed:
+        print("targets missed:", ", ".join(failed))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
