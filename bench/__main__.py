@@ -18,6 +18,13 @@ from .steps import bench_steps
 
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
     gpu = (torch.cuda.get_device_name(0) if torch.cuda.is_available()
            else "no GPU")
     return f"{os.cpu_count()} CPU cores ({cpu}), {gpu}, torch " \

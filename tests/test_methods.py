@@ -121,3 +121,37 @@ def test_bad_options_name_the_choices():
         make_method("fairclipp")
     with pytest.raises(ValueError, match="cosine, logit, official"):
         make_method("fairclip", similarity="cos")
+
+
+def test_separate_group_batches_run_without_gradient_per_group():
+    from fairnb.methods import Context
+
+    n = 40
+    codes = np.array([0] * 10 + [1] * 12 + [2] * 14 + [-1] * 4)
+    feats = features(n=n, seed=4)
+    calls = []
+
+    class Train:
+        def groups(self, attribute):
+            return codes
+
+        def batch(self, index):
+            return SimpleNamespace(index=torch.as_tensor(index))
+
+    def forward(batch):
+        calls.append(batch.index.tolist())
+        i = batch.index
+        return Forward(feats.image_features[i], feats.text_features[i],
+                       feats.logit_scale)
+
+    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
+                      blur=1e-6, group_source="separate", group_batch_size=8)
+    method.setup(Context(model=None, train=Train(), forward=forward))
+    fwd = features(n=6, seed=5, grad=True)
+    loss, logs = method.loss(fwd, batch([0, 1, 2, 0, 1, -1]))
+    assert len(calls) == 3  # one extra batch per known group, none for -1
+    for index, g in zip(calls, (0, 1, 2)):
+        assert set(codes[index]) == {g} and len(index) == 8
+    assert torch.isfinite(loss) and logs["fair_term"] > 0
+    loss.backward()
+    assert fwd.image_features.grad is not None
