@@ -3,11 +3,12 @@ vision-language (CLIP-style) models, one notebook at a time.
 
 Notebooks use ``import fairnb as fnb`` and call the names below.
 """
-from . import (attributes, config, data, evaluate, explore, losses, methods,
-               metrics, models, notes, paths, plots, runs)
+from . import (attributes, config, dashboard, data, evaluate, explore,
+               losses, methods, metrics, models, notes, paths, plots, runs)
 from .attributes import (ATTRIBUTES, LABEL_NAMES, PAPER_ATTRIBUTES, SCHEMA,
                          UNKNOWN, code_to_name, group_names, name_to_code)
-from .config import ConfigError, ExploreConfig, FairCLIPConfig
+from .config import (ConfigError, DashboardConfig, ExploreConfig,
+                     FairCLIPConfig)
 from .data import (Bias, DatasetError, ensure_synthetic, make_synthetic,
                    open_dataset, read_dataset)
 from .data.torch import load_split
@@ -20,7 +21,8 @@ from .train import History, LiveCurves, TrainSettings, train
 __version__ = "0.1.0"
 
 __all__ = [
-    "ATTRIBUTES", "Bias", "ConfigError", "DatasetError", "ExploreConfig",
+    "ATTRIBUTES", "Bias", "ConfigError", "DashboardConfig", "dashboard",
+    "DatasetError", "ExploreConfig",
     "FairCLIPConfig", "History", "LABEL_NAMES", "LiveCurves",
     "PAPER_ATTRIBUTES", "Predictions", "Run", "SCHEMA", "TrainSettings",
     "UNKNOWN", "attributes", "code_to_name", "config", "create_model",

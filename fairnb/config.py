@@ -215,7 +215,8 @@ class ExploreConfig(NotebookConfig):
         check_range("n_examples", self.n_examples, low=1, high=16)
 
 
-__all__ = ["ATTRIBUTES", "ConfigError", "ExploreConfig", "FairCLIPConfig",
+__all__ = ["ATTRIBUTES", "ConfigError", "DashboardConfig", "ExploreConfig",
+           "FairCLIPConfig",
            "NotebookConfig", "PRESETS", "check_range", "injected_names"]
 
 
@@ -303,7 +304,30 @@ class FairCLIPConfig(NotebookConfig):
         return {self.attribute: 1.0}
 
 
+@dataclass
+class DashboardConfig(NotebookConfig):
+    """Parameters of ``04_fairness_dashboard.ipynb``."""
+
+    NOTEBOOK: ClassVar[str] = "04_fairness_dashboard"
+    CHOICES: ClassVar[dict[str, tuple]] = {"attribute": ATTRIBUTES}
+    PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": {"n_boot": 200}, "paper": {"n_boot": 2000}}
+
+    run: str = ""
+    compare_to: str = ""
+    attribute: str = "race"
+    threshold: float = 0.5
+    n_boot: int = 1000
+    include_unknown: bool = False
+    interactive: bool = False
+    preset: str = "demo"
+
+    def check(self) -> None:
+        check_range("threshold", self.threshold, low=0, high=1)
+        check_range("n_boot", self.n_boot, low=50)
+
+
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
-    c.NOTEBOOK: c for c in (ExploreConfig, FairCLIPConfig)}
+    c.NOTEBOOK: c for c in (ExploreConfig, FairCLIPConfig, DashboardConfig)}
 __all__ += ["CONFIGS"]

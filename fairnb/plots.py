@@ -15,7 +15,13 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attributes import LABEL_NAMES, UNKNOWN_NAME, code_to_name, group_names
+from .attributes import (
+    LABEL_NAMES,
+    UNKNOWN_NAME,
+    code_to_name,
+    group_codes,
+    group_names,
+)
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9",
              "#D55E00", "#F0E442", "#000000")
@@ -217,3 +223,318 @@ def similarity_figure(similarity: np.ndarray, codes: np.ndarray,
     return _layout(fig, "Matched image-note similarity by "
                    f"{attribute} (Test)", xaxis_title=attribute,
                    yaxis_title="cosine similarity", showlegend=False)
+
+
+# --- performance and fairness figures (04_fairness_dashboard) -------------
+
+#: Default decision thresholds of the threshold sweep.
+THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 2))
+DIAGONAL = dict(type="line", x0=0, y0=0, x1=1, y1=1,
+                line=dict(dash="dash", color="#888888", width=1))
+
+
+def _known_groups(groups, attribute: str) -> list[tuple[int, str]]:
+    """(code, name) of the known groups present in ``groups``, in schema
+    order; Unknown (-1) is left out."""
+    present = set(np.unique(np.asarray(groups)).tolist())
+    return [(c, code_to_name(attribute, c)) for c in group_codes(attribute)
+            if c in present]
+
+
+def _arrays(*arrays) -> list[np.ndarray]:
+    out = [np.asarray(a).reshape(-1) for a in arrays]
+    if len({len(a) for a in out}) != 1:
+        raise ValueError("Arrays differ in length: "
+                         + ", ".join(str(len(a)) for a in out))
+    return out
+
+
+def roc_figure(y_true, y_score, groups, attribute: str) -> go.Figure:
+    """ROC curve of each group, its AUC in the legend.
+
+    Groups are the known codes of ``attribute`` present in ``groups``
+    (schema order); a group holding one class only has no ROC and is left
+    out. Unknown (-1) is left out.
+    """
+    from sklearn.metrics import roc_auc_score, roc_curve
+
+    y, s, g = _arrays(y_true, y_score, groups)
+    colors = group_colors(attribute)
+    fig = go.Figure()
+    for code, name in _known_groups(g, attribute):
+        yy, ss = y[g == code], s[g == code]
+        if len(np.unique(yy)) < 2:
+            continue
+        fpr, tpr, _ = roc_curve(yy, ss)
+        auc = roc_auc_score(yy, ss)
+        fig.add_scatter(x=fpr, y=tpr, mode="lines",
+                        name=f"{name} (AUC {auc:.3f}, n = {len(yy)})",
+                        line_color=colors[name],
+                        hovertemplate="FPR %{x:.2f}, TPR %{y:.2f}")
+    fig.add_shape(**DIAGONAL)
+    return _layout(fig, f"ROC by {attribute} (dashed: chance)",
+                   xaxis_title="false-positive rate (0-1)",
+                   yaxis_title="true-positive rate (0-1)",
+                   legend_title=attribute, xaxis_range=[0, 1],
+                   yaxis_range=[0, 1.02])
+
+
+def _table_groups(part: pd.DataFrame, attribute: str) -> list[str]:
+    """Group names of a tidy table in schema order (Unknown last)."""
+    present = set(part["group"])
+    order = group_names(attribute, include_unknown=True)
+    return [n for n in order if n in present]
+
+
+def metric_bars_figure(table: pd.DataFrame, attribute: str,
+                       metrics: Sequence[str] = ("auc", "acc", "tpr",
+                                                 "fpr")) -> go.Figure:
+    """Grouped bars: one bar per metric and group, with CI error bars.
+
+    ``table`` is tidy (columns ``attribute, group, metric, value, n,
+    ci_low, ci_high``, as ``GroupReport.to_frame()``); a NaN CI draws no
+    error bar; metrics missing from the table are left out.
+    """
+    part = table[(table["attribute"] == attribute)
+                 & table["metric"].isin(metrics)]
+    shown = [m for m in metrics if m in set(part["metric"])]
+    colors = group_colors(attribute)
+    fig = go.Figure()
+    for name in _table_groups(part, attribute):
+        rows = (part[part["group"] == name].set_index("metric")
+                .reindex(shown))
+        fig.add_bar(
+            x=[m.upper() for m in shown], y=rows["value"], name=name,
+            marker_color=colors.get(name, UNKNOWN_COLOR),
+            customdata=rows["n"],
+            hovertemplate=f"{name} %{{x}}: %{{y:.3f}} "
+            "(n = %{customdata})",
+            error_y=dict(type="data", symmetric=False,
+                         array=(rows["ci_high"] - rows["value"]).to_numpy(),
+                         arrayminus=(rows["value"] - rows["ci_low"])
+                         .to_numpy()))
+    return _layout(fig, f"Metrics by {attribute} (bars: 95 % CI where "
+                   "computed)", barmode="group", xaxis_title="metric",
+                   yaxis_title="value (0-1)", yaxis_range=[0, 1.05],
+                   legend_title=attribute)
+
+
+def _rate(pred: np.ndarray, mask: np.ndarray) -> float:
+    # fairlearn's convention: a group without the class scores 0
+    return float(pred[mask].mean()) if mask.any() else 0.0
+
+
+def threshold_sweep(y_true, y_score, groups, attribute: str,
+                    thresholds=THRESHOLDS
+                    ) -> pd.DataFrame:
+    r"""Per-threshold selection rate, TPR and FPR of each known group, and
+    the gaps between groups (``y_pred = y_score >= t``).
+
+    .. math:: \mathrm{DPD}(t) = \max_g P(\hat y=1 \mid g)
+              - \min_g P(\hat y=1 \mid g), \quad
+              \mathrm{DEOdds}(t) = \max(\Delta\mathrm{TPR},
+              \Delta\mathrm{FPR})
+
+    Unknown (-1) is left out; a group without positives (negatives) has
+    TPR (FPR) 0, as in fairlearn. Returns a long frame with columns
+    ``threshold, group, selection_rate, tpr, fpr`` where ``group`` is a
+    group name or ``"between groups"`` (there: ``dpd, deodds``).
+    """
+    y, s, g = _arrays(y_true, y_score, groups)
+    known = _known_groups(g, attribute)
+    rows = []
+    for t in np.asarray(thresholds, dtype=float):
+        p = (s >= t).astype(float)
+        per = [(name, _rate(p, g == c), _rate(p, (g == c) & (y == 1)),
+                _rate(p, (g == c) & (y == 0))) for c, name in known]
+        rows += [dict(threshold=t, group=n, selection_rate=r, tpr=tp,
+                      fpr=fp) for n, r, tp, fp in per]
+        sel, tpr, fpr = (np.array([r[i] for r in per]) for i in (1, 2, 3))
+        rows.append(dict(threshold=t, group="between groups",
+                         dpd=np.ptp(sel),
+                         deodds=max(np.ptp(tpr), np.ptp(fpr))))
+    return pd.DataFrame(rows)
+
+
+def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
+                           thresholds=THRESHOLDS,
+                           *, threshold: float | None = None) -> go.Figure:
+    """DPD and DEOdds (left) and each group's TPR (solid) and FPR
+    (dashed, right) as the decision threshold sweeps
+    (:func:`threshold_sweep`); a dotted line marks ``threshold``."""
+    sweep = threshold_sweep(y_true, y_score, groups, attribute, thresholds)
+    gap = sweep[sweep["group"] == "between groups"]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "gaps between groups", "TPR (solid) and FPR (dashed) per group"))
+    for col, name, dash in (("dpd", "DPD", "solid"),
+                            ("deodds", "DEOdds", "dash")):
+        fig.add_scatter(x=gap["threshold"], y=gap[col], name=name,
+                        mode="lines+markers", line=dict(
+                            color="#000000", dash=dash), row=1, col=1)
+    colors = group_colors(attribute)
+    for name in [n for n in group_names(attribute)
+                 if n in set(sweep["group"])]:
+        part = sweep[sweep["group"] == name]
+        for col, dash in (("tpr", "solid"), ("fpr", "dash")):
+            fig.add_scatter(x=part["threshold"], y=part[col],
+                            name=f"{name} {col.upper()}", legendgroup=name,
+                            mode="lines", line=dict(color=colors[name],
+                                                    dash=dash),
+                            row=1, col=2)
+    if threshold is not None:
+        for col in (1, 2):
+            fig.add_vline(x=threshold, line_dash="dot", row=1, col=col)
+    fig.update_xaxes(title_text="decision threshold on p(glaucoma)",
+                     range=[0, 1])
+    fig.update_yaxes(title_text="difference (0-1)", row=1, col=1)
+    fig.update_yaxes(title_text="rate (0-1)", row=1, col=2)
+    return _layout(fig, f"Threshold sweep: {attribute}")
+
+
+def reliability_figure(y_true, y_score, groups, attribute: str,
+                       bins: int = 10) -> go.Figure:
+    """Reliability curves: observed glaucoma rate against the mean
+    predicted probability in ``bins`` equal-width bins, per group (empty
+    bins are skipped; Unknown is left out)."""
+    y, s, g = _arrays(y_true, y_score, groups)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(s, edges[1:-1]), 0, bins - 1)
+    colors = group_colors(attribute)
+    fig = go.Figure()
+    for code, name in _known_groups(g, attribute):
+        m = g == code
+        n = np.bincount(idx[m], minlength=bins)
+        keep = n > 0
+        mean_p = np.bincount(idx[m], s[m], bins)[keep] / n[keep]
+        rate = np.bincount(idx[m], y[m].astype(float), bins)[keep] / n[keep]
+        fig.add_scatter(x=mean_p, y=rate, name=name, mode="lines+markers",
+                        line_color=colors[name], customdata=n[keep],
+                        hovertemplate="p %{x:.2f}: observed %{y:.2f} "
+                        "(n = %{customdata})")
+    fig.add_shape(**DIAGONAL)
+    return _layout(fig, f"Reliability by {attribute} ({bins} bins; "
+                   "dashed: perfect calibration)",
+                   xaxis_title="mean predicted p(glaucoma) (0-1)",
+                   yaxis_title="observed glaucoma rate (0-1)",
+                   xaxis_range=[0, 1], yaxis_range=[0, 1],
+                   legend_title=attribute)
+
+
+def confusion_figure(y_true, y_pred, groups, attribute: str) -> go.Figure:
+    """One confusion matrix per known group: counts and row percentages
+    (colour = row %, so groups of different sizes compare)."""
+    y, p, g = _arrays(y_true, y_pred, groups)
+    known = _known_groups(g, attribute)
+    labels = [LABEL_NAMES[k] for k in (0, 1)]
+    fig = make_subplots(rows=1, cols=max(1, len(known)),
+                        subplot_titles=[f"{n} (n = {(g == c).sum()})"
+                                        for c, n in known],
+                        horizontal_spacing=0.06)
+    for i, (code, name) in enumerate(known):
+        m = g == code
+        counts = np.array([[np.sum((y[m] == t) & (p[m] == q))
+                            for q in (0, 1)] for t in (0, 1)])
+        rows = counts.sum(1, keepdims=True)
+        pct = np.divide(100 * counts, rows, out=np.zeros(counts.shape),
+                        where=rows > 0)
+        text = [[f"{counts[t, q]}<br>{pct[t, q]:.0f} %" for q in (0, 1)]
+                for t in (0, 1)]
+        fig.add_heatmap(z=pct, x=labels, y=labels, text=text, name=name,
+                        texttemplate="%{text}", colorscale="Blues",
+                        zmin=0, zmax=100, showscale=i == 0,
+                        colorbar_title="row %", row=1, col=i + 1,
+                        hovertemplate="true %{y}, predicted %{x}: "
+                        "%{text}<extra>" + name + "</extra>")
+        fig.update_xaxes(title_text="predicted", row=1, col=i + 1)
+        fig.update_yaxes(autorange="reversed", showticklabels=i == 0,
+                         row=1, col=i + 1)
+    fig.update_yaxes(title_text="true", row=1, col=1)
+    return _layout(fig, f"Confusion matrices by {attribute} "
+                   "(counts, row %)", height=380)
+
+
+def pareto_front(x, y) -> np.ndarray:
+    """Boolean mask of the points no other point beats in both ``x`` and
+    ``y`` (higher is better for both)."""
+    x, y = _arrays(x, y)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    front = np.zeros(len(x), dtype=bool)
+    for i in np.flatnonzero(ok):
+        better = ok & (x >= x[i]) & (y >= y[i]) & ((x > x[i]) | (y > y[i]))
+        front[i] = not better.any()
+    return front
+
+
+def pareto_figure(runs: pd.DataFrame, attribute: str) -> go.Figure:
+    """Overall AUC against ES-AUC of ``attribute`` across runs (columns
+    ``run, auc, es_auc_<attribute>``, optional ``method``), the Pareto
+    front joined and ringed."""
+    col = f"es_auc_{attribute}"
+    missing = {"run", "auc", col} - set(runs.columns)
+    if missing:
+        raise ValueError(f"pareto_figure needs columns {sorted(missing)}")
+    runs = runs.reset_index(drop=True)
+    method = (runs["method"].astype(str) if "method" in runs
+              else pd.Series(["run"] * len(runs)))
+    front = pareto_front(runs["auc"], runs[col])
+    fig = go.Figure()
+    for i, m in enumerate(dict.fromkeys(method)):
+        part = runs[method == m]
+        fig.add_scatter(x=part["auc"], y=part[col], mode="markers", name=m,
+                        text=part["run"], marker=dict(
+                            size=11, color=OKABE_ITO[i % len(OKABE_ITO)],
+                            line=dict(width=np.where(front[part.index], 3,
+                                                     0), color="#000000")),
+                        hovertemplate="%{text}: AUC %{x:.3f}, ES-AUC "
+                        "%{y:.3f}")
+    best = runs[front].sort_values("auc")
+    fig.add_scatter(x=best["auc"], y=best[col], mode="lines",
+                    name="Pareto front", line=dict(color="#000000",
+                                                   dash="dot"))
+    return _layout(fig, f"AUC vs ES-AUC ({attribute}) across runs "
+                   "(ringed: Pareto front)", xaxis_title="overall AUC (0-1)",
+                   yaxis_title=f"ES-AUC, {attribute} (0-1)",
+                   legend_title="method")
+
+
+def _diff_direction(diff_table: pd.DataFrame) -> str:
+    """Which way ``diff`` was taken, read from the ``a`` and ``b``
+    columns."""
+    if not {"a", "b", "diff"} <= set(diff_table.columns) or diff_table.empty:
+        return "difference"
+    d, a, b = (diff_table[c].to_numpy(float) for c in ("diff", "a", "b"))
+    if np.allclose(d, b - a, equal_nan=True):
+        return "difference b − a"
+    if np.allclose(d, a - b, equal_nan=True):
+        return "difference a − b"
+    return "difference"
+
+
+def comparison_figure(diff_table: pd.DataFrame) -> go.Figure:
+    """Forest plot of paired differences with CIs (a ``compare()`` table:
+    ``attribute, group, metric, a, b, diff, ci_low, ci_high, verdict``),
+    coloured by verdict; the dotted line is no difference."""
+    t = diff_table.reset_index(drop=True)
+    label = (t["attribute"].astype(str) + " · " + t["group"].astype(str)
+             + " · " + t["metric"].astype(str).str.upper())
+    verdict = (t["verdict"].astype(str) if "verdict" in t
+               else pd.Series(["difference"] * len(t)))
+    fig = go.Figure()
+    for i, v in enumerate(sorted(set(verdict))):
+        m = verdict == v
+        part = t[m]
+        fig.add_scatter(
+            x=part["diff"], y=label[m], mode="markers", name=v,
+            marker=dict(size=9, color=OKABE_ITO[i % len(OKABE_ITO)]),
+            error_x=dict(type="data", symmetric=False,
+                         array=(part["ci_high"] - part["diff"]).to_numpy(),
+                         arrayminus=(part["diff"] - part["ci_low"])
+                         .to_numpy()),
+            hovertemplate="%{y}: %{x:.3f}")
+    fig.add_vline(x=0, line_dash="dot")
+    fig.update_yaxes(categoryorder="array",
+                     categoryarray=list(label)[::-1])
+    return _layout(fig, "Paired differences with 95 % CIs",
+                   xaxis_title=f"{_diff_direction(t)} (metric units, 0-1)",
+                   yaxis_title="attribute · group · metric",
+                   legend_title="verdict", height=max(350, 28 * len(t)))

@@ -159,3 +159,34 @@ def test_03_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
+
+
+def runs_of_03(tmp_path, at_least):
+    from fairnb.runs import list_runs
+
+    while len(list_runs("03_fairclip")) < at_least:
+        execute("03_fairclip", tmp_path, method="clip", epochs=1)
+    return list_runs("03_fairclip")
+
+
+def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path):
+    a, b = runs_of_03(tmp_path, 2)[-2:]
+    execute("04_fairness_dashboard", tmp_path, run=str(a),
+            compare_to=str(b), interactive=False)
+    out, metrics = latest_metrics("04_fairness_dashboard")
+    assert 0 <= metrics["auc"] <= 1
+    assert metrics["auc_ci_low"] <= metrics["auc"] <= metrics["auc_ci_high"]
+    assert "es_auc_race" in metrics and "dpd_gender_ci_high" in metrics
+    table = (out / "by_group.csv").read_text().splitlines()
+    assert table[0] == "attribute,group,metric,value,n,ci_low,ci_high"
+    assert (out / "comparison.csv").is_file()
+    html = (out / "figures" / "dashboard.html").read_text()
+    assert html.count("<section") >= 6
+
+
+def test_04_without_a_03_run_names_the_fix(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "empty"))
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("04_fairness_dashboard", tmp_path)
+    assert err.value.ename == "FileNotFoundError"
+    assert "Run notebooks/03_fairclip.ipynb first" in err.value.evalue
