@@ -22,6 +22,10 @@ BETWEEN_METRICS = ("es_auc", "es_acc", "dpd", "deodds",
 HIGHER_IS_BETTER = frozenset({"auc", "acc", "es_auc", "es_acc"})
 LOWER_IS_BETTER = frozenset({"ece", "dpd", "deodds", "auc_std_disparity",
                              "auc_max_disparity"})
+#: Proportions whose interval is Wilson's, with their denominator.
+RATE_DENOMINATORS = {"acc": "n", "positive_rate": "n", "tpr": "n_pos",
+                     "fpr": "n_neg"}
+COUNTS = ("n", "n_pos", "n_neg")
 N_BINS = 10
 
 
@@ -82,7 +86,7 @@ def _group_stats(W, y, s, p) -> dict[str, np.ndarray]:
                             (1 - y) * p]).astype(np.float64)
     n, n_pos, n_neg, hit, sel, tp, fp = (W @ cols).T
     ece = np.abs(W @ gap).sum(1)
-    out = {"n": n, "auc": weighted_auc(W, y, s), "acc": _ratio(hit, n),
+    out = {"n": n, "n_pos": n_pos, "n_neg": n_neg, "auc": weighted_auc(W, y, s), "acc": _ratio(hit, n),
            "tpr": _ratio(tp, n_pos), "fpr": _ratio(fp, n_neg),
            "positive_rate": _ratio(sel, n), "ece": _ratio(ece, n)}
     out["tpr0"] = np.where(n_pos > 0, out["tpr"], 0.0)
@@ -125,12 +129,13 @@ def replicate_stats(W, y, s, p, g, codes: dict[int, str]
     overall and between-group metrics. ``codes`` maps listed group codes
     to names; listed groups without samples get NaN."""
     overall = _group_stats(W, y, s, p)
-    out = {("all", k): overall[k] for k in ("n", *GROUP_METRICS)}
+    out = {("all", k): overall[k] for k in (*COUNTS, *GROUP_METRICS)}
     present = []
     for code, name in codes.items():
         m = g == code
         stats = _group_stats(W[:, m], y[m], s[m], p[m])
-        out.update({(name, k): stats[k] for k in ("n", *GROUP_METRICS)})
+        out.update({(name, k): stats[k]
+                    for k in (*COUNTS, *GROUP_METRICS)})
         if m.any():
             present.append(stats)
     between = (_between(overall, present) if len(present) >= 2 else
@@ -147,6 +152,35 @@ def percentile_ci(x: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1.0 - level) / 2
     lo, hi = np.quantile(x, [tail, 1.0 - tail])
     return float(lo), float(hi)
+
+
+def wilson_ci(p: float, n: float, level: float) -> tuple[float, float]:
+    r"""Wilson score interval of a proportion ``p`` of ``n`` trials.
+
+    .. math:: \frac{\hat p + z^2/2n \pm z\sqrt{\hat p(1-\hat p)/n
+              + z^2/4n^2}}{1 + z^2/n}
+
+    Used for rates instead of the percentile bootstrap, which collapses
+    to a point at 0 or 1 and under-covers near them in small groups
+    (Brown, Cai & DasGupta, Stat. Sci. 2001). NaN when ``n`` is 0.
+    """
+    if not n or np.isnan(p):
+        return np.nan, np.nan
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    den = 1.0 + z * z / n
+    mid = (p + z * z / (2 * n)) / den
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
+    return float(max(0.0, mid - half)), float(min(1.0, mid + half))
+
+
+def _interval(key, reps, point, level) -> tuple[float, float]:
+    group, metric = key
+    if metric in RATE_DENOMINATORS and reps.size:
+        return wilson_ci(point[key], point[group, RATE_DENOMINATORS[metric]],
+                         level)
+    return percentile_ci(reps, level)
 
 
 def verdict(metric: str, low: float, high: float) -> str:
@@ -175,7 +209,8 @@ COMPARE_COLUMNS = ("attribute", "group", "metric", "a", "b", "diff",
 
 @dataclass(frozen=True)
 class GroupReport:
-    """Metrics of one attribute with percentile bootstrap intervals.
+    """Metrics of one attribute with bootstrap intervals (Wilson's for
+    the rates ``acc, tpr, fpr, positive_rate``).
 
     ``overall`` and ``between`` hold point values, ``by_group`` one row per
     schema group (index: group name; columns ``n`` and
@@ -234,7 +269,7 @@ def make_report(attribute, stats, names, *, n_boot, level, seed,
                 threshold, fingerprint) -> GroupReport:
     """Split ``replicate_stats`` (row 0: point) into a report."""
     point = {k: float(v[0]) for k, v in stats.items()}
-    reps = {k: v[1:] for k, v in stats.items() if k[1] != "n"}
+    reps = {k: v[1:] for k, v in stats.items() if k[1] not in COUNTS}
     by_group = pd.DataFrame(
         [[point[name, m] for m in ("n", *GROUP_METRICS)]
          for name in names.values()],
@@ -246,7 +281,7 @@ def make_report(attribute, stats, names, *, n_boot, level, seed,
                  **{m: point["all", m] for m in GROUP_METRICS}},
         by_group=by_group,
         between={m: point["all", m] for m in BETWEEN_METRICS},
-        ci={k: percentile_ci(v, level) for k, v in reps.items()},
+        ci={k: _interval(k, v, point, level) for k, v in reps.items()},
         n_boot=n_boot, level=level, seed=seed, threshold=threshold,
         fingerprint=fingerprint, replicates=reps)
 

@@ -309,7 +309,8 @@ class DashboardConfig(NotebookConfig):
     """Parameters of ``04_fairness_dashboard.ipynb``."""
 
     NOTEBOOK: ClassVar[str] = "04_fairness_dashboard"
-    CHOICES: ClassVar[dict[str, tuple]] = {"attribute": ATTRIBUTES}
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "attribute": ATTRIBUTES, "interactive": ("auto", "on", "off")}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"n_boot": 200}, "paper": {"n_boot": 2000}}
 
@@ -319,7 +320,7 @@ class DashboardConfig(NotebookConfig):
     threshold: float = 0.5
     n_boot: int = 1000
     include_unknown: bool = False
-    interactive: bool = False
+    interactive: str = "auto"
     preset: str = "demo"
 
     def check(self) -> None:

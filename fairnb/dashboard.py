@@ -2,10 +2,12 @@
 and ipywidgets controls for live exploration.
 
 Headless rule: papermill runs have no frontend, widget callbacks never
-fire there (papermill#400) and ``interact`` with plotly has hung (#723).
-So :class:`Dashboard` is *static unless asked*: ``show()`` displays the
-default figures as plain ``go.Figure`` outputs, and only with
-``interactive=True`` (a notebook parameter) does it display the controls.
+fire there (papermill#400), and figures displayed into an ipywidgets
+``Output`` leave nbclient waiting for the cell forever (#723; reproduced
+here). So :class:`Dashboard` draws live figures as plotly ``FigureWidget``
+objects updated in place (no ``Output`` widget at all), and with
+``interactive="auto"`` it shows controls only when a notebook frontend is
+attached (:func:`has_frontend`); headless it displays the static figures.
 All drawing goes through :meth:`Dashboard.redraw`, a plain method, so the
 callback logic runs and is tested without a frontend.
 
@@ -14,6 +16,7 @@ Used in: 04_fairness_dashboard.
 from __future__ import annotations
 
 import html
+import os
 from pathlib import Path
 from typing import Callable, Mapping
 
@@ -30,6 +33,40 @@ METRICS = ("auc", "acc", "tpr", "fpr")
 FIGURES = ("roc", "metrics", "threshold_sweep", "similarity", "reliability",
            "confusion", "comparison")
 NO_COMPARISON = "(none)"
+#: Values of the ``interactive`` option / notebook parameter.
+INTERACTIVE = ("auto", "on", "off")
+
+
+def has_frontend() -> bool:
+    """Whether a notebook frontend that renders widgets is attached.
+
+    True in a Jupyter kernel started by a Jupyter server (JupyterLab,
+    Notebook 7: the server sets ``JPY_SESSION_NAME`` in the kernel's
+    environment) or by VS Code (``__vsc_ipynb_file__``); False in plain
+    Python, IPython terminals and papermill/nbclient runs, which start the
+    kernel themselves. ``FAIRNB_INTERACTIVE=1`` / ``0`` overrides.
+    """
+    forced = os.environ.get("FAIRNB_INTERACTIVE", "")
+    if forced in ("0", "1"):
+        return forced == "1"
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return False
+    shell = get_ipython()
+    if shell is None or type(shell).__name__ != "ZMQInteractiveShell":
+        return False
+    return bool(os.environ.get("JPY_SESSION_NAME")
+                or "__vsc_ipynb_file__" in shell.user_ns)
+
+
+def resolve_interactive(value: bool | str) -> bool:
+    """``True``/``"on"``, ``False``/``"off"``, or ``"auto"``
+    (:func:`has_frontend`)."""
+    if isinstance(value, bool):
+        return value
+    check_choice("interactive", value, INTERACTIVE)
+    return has_frontend() if value == "auto" else value == "on"
 
 
 def quick_table(pred: Predictions, attribute: str, *,
@@ -107,6 +144,38 @@ def build_figures(pred: Predictions, table: pd.DataFrame, *, attribute: str,
     return figs
 
 
+def _fmt(row) -> str:
+    ci = ("" if np.isnan(row.ci_low) else
+          f" [{row.ci_low:.3f}, {row.ci_high:.3f}]")
+    return f"{row.value:.3f}{ci}"
+
+
+def headline_html(table: pd.DataFrame, attribute: str, *,
+                  comparison: pd.DataFrame | None = None) -> str:
+    """The dashboard's summary block: overall AUC, ES-AUC, DPD and
+    DEOdds with intervals, the groups from worst to best AUC, and the
+    comparison's verdicts (HTML, escaped)."""
+    part = table[table["attribute"] == attribute]
+    rows = {(r.group, r.metric): r for r in part.itertuples()}
+    items = [f"<li><b>{label}</b>: {_fmt(rows['all', key])}</li>"
+             for key, label in (("auc", "AUC"), ("es_auc", "ES-AUC"),
+                                ("dpd", "DPD"), ("deodds", "DEOdds"))
+             if ("all", key) in rows]
+    groups = sorted((r for (g, m), r in rows.items()
+                     if m == "auc" and g != "all" and not np.isnan(r.value)),
+                    key=lambda r: r.value)
+    if groups:
+        items.append("<li><b>AUC by group</b>, worst first: " + "; ".join(
+            f"{html.escape(r.group)} {_fmt(r)} (n={r.n})"
+            for r in groups) + "</li>")
+    if comparison is not None and len(comparison):
+        counts = comparison["verdict"].value_counts()
+        items.append("<li><b>comparison</b>: " + ", ".join(
+            f"{n} {html.escape(str(v))}" for v, n in counts.items())
+            + " (of the metric differences)</li>")
+    return f"<ul>{''.join(items)}</ul>"
+
+
 def _title(fig: go.Figure, key: str) -> str:
     text = fig.layout.title.text
     return text if text else key.replace("_", " ")
@@ -152,9 +221,10 @@ class Dashboard:
     ----------
     runs : mapping of name -> Predictions, run folder or ``.npz`` path,
         or a sequence of run folders (named by folder).
-    interactive : bool
-        Display ipywidgets controls in :meth:`show`. Default False: static
-        figures, safe under papermill (see the module docstring).
+    interactive : bool or {"auto", "on", "off"}
+        Display ipywidgets controls in :meth:`show`; ``"auto"`` (default)
+        only when a frontend is attached (:func:`has_frontend`), so
+        papermill runs get static figures (see the module docstring).
     table_fn : callable ``(pred, attribute, threshold) -> DataFrame``
         The tidy by-group table (default :func:`quick_table`, no CIs).
     compare_fn : callable ``(pred_a, pred_b, attribute, threshold)
@@ -163,7 +233,8 @@ class Dashboard:
 
     def __init__(self, runs, *, attribute: str = "race",
                  threshold: float = 0.5, metric: str = "auc",
-                 compare: str | None = None, interactive: bool = False,
+                 compare: str | None = None,
+                 interactive: bool | str = "auto",
                  table_fn: Callable | None = None,
                  compare_fn: Callable | None = None,
                  title: str = "fairnb fairness dashboard"):
@@ -172,7 +243,8 @@ class Dashboard:
         if not runs:
             raise ValueError("Dashboard needs at least one run.")
         self.sources, self._cache = dict(runs), {}
-        self.interactive, self.title = interactive, title
+        self.interactive = resolve_interactive(interactive)
+        self.title = title
         self.table_fn = table_fn or (lambda p, a, t: quick_table(
             p, a, threshold=t))
         self.compare_fn = compare_fn or (lambda a, b, att, t: quick_compare(
@@ -180,7 +252,8 @@ class Dashboard:
         self.state = dict(run=next(iter(runs)), attribute=attribute,
                           threshold=threshold, metric=metric,
                           compare=compare)
-        self.output = None
+        self.widgets: dict = {}
+        self.table = self.comparison = None
 
     def predictions(self, run: str) -> Predictions:
         check_choice("run", run, list(self.sources))
@@ -203,11 +276,14 @@ class Dashboard:
         diff = (self.compare_fn(pred, self.predictions(other),
                                 st["attribute"], st["threshold"])
                 if other not in (None, "", NO_COMPARISON) else None)
+        self.table, self.comparison = table, diff
         return build_figures(pred, table, attribute=st["attribute"],
                              threshold=st["threshold"], metric=st["metric"],
                              compare_table=diff)
 
     def summary_html(self) -> str:
+        """The current state and :func:`headline_html` of the last
+        :meth:`redraw`."""
         st, pred = self.state, self.predictions(self.state["run"])
         items = {"run": st["run"], "attribute": st["attribute"],
                  "threshold": f"{st['threshold']:.2f}",
@@ -216,29 +292,31 @@ class Dashboard:
                  "compared with": st["compare"] or NO_COMPARISON}
         return "<ul>" + "".join(
             f"<li><b>{k}</b>: {html.escape(str(v))}</li>"
-            for k, v in items.items()) + "</ul>"
+            for k, v in items.items()) + "</ul>" + headline_html(
+                self.table, st["attribute"], comparison=self.comparison)
 
     def save(self, path) -> Path:
         """The current view as one offline HTML file (:func:`export_html`)."""
-        return export_html(self.redraw(), path, title=self.title,
+        figs = self.redraw()
+        return export_html(figs, path, title=self.title,
                            summary_html=self.summary_html())
 
     def controls(self):
-        """The ipywidgets (created on first call), wired to redraw into
-        ``self.output``."""
+        """The ipywidgets: controls above one plotly ``FigureWidget`` per
+        figure, redrawn in place whenever a control changes."""
         import ipywidgets as w
 
         st = self.state
         pred = self.predictions(st["run"])
         attrs = [a for a in ATTRIBUTES if a in pred.attributes]
-        self.output = w.Output()
         ctl = dict(
             run=w.Dropdown(options=list(self.sources), value=st["run"],
                            description="run"),
             attribute=w.Dropdown(options=attrs, value=st["attribute"],
                                  description="attribute"),
-            threshold=w.FloatSlider(value=st["threshold"], min=0.05,
-                                    max=0.95, step=0.05,
+            threshold=w.FloatSlider(value=st["threshold"], min=0.01,
+                                    max=0.99, step=0.005,
+                                    readout_format=".3f",
                                     continuous_update=False,
                                     description="threshold"),
             metric=w.Dropdown(options=METRICS, value=st["metric"],
@@ -246,28 +324,40 @@ class Dashboard:
             compare=w.Dropdown(options=[NO_COMPARISON, *self.sources],
                                value=st["compare"] or NO_COMPARISON,
                                description="compare"))
+        self.widgets = {key: go.FigureWidget() for key in FIGURES}
+        self.boxes = {key: w.Box([fig]) for key, fig in
+                      self.widgets.items()}
         for name, widget in ctl.items():
             widget.observe(lambda ch, n=name: self._draw(**{n: ch["new"]}),
                            names="value")
+        self.control_widgets = ctl
+        self._draw()
         return w.VBox([w.HBox(list(ctl.values())[:3]),
-                       w.HBox(list(ctl.values())[3:]), self.output])
+                       w.HBox(list(ctl.values())[3:]),
+                       *self.boxes.values()])
 
     def _draw(self, **state) -> None:
-        with self.output:
-            self.output.clear_output(wait=True)
-            for fig in self.redraw(**state).values():
-                display(fig)
+        """Redraw every ``FigureWidget`` in place; hide the comparison
+        when there is none."""
+        figs = self.redraw(**state)
+        for key, live in self.widgets.items():
+            fig = figs.get(key)
+            self.boxes[key].layout.display = None if fig else "none"
+            if fig is None:
+                continue
+            with live.batch_update():
+                live.data = ()
+                live.add_traces(list(fig.data))
+                live.layout = fig.layout
 
     def show(self) -> None:
-        """Display controls (``interactive=True``) or the static figures.
+        """Display the controls (when interactive) or the static figures.
 
-        Static is the default so that papermill and other headless runs
-        never wait on a frontend; it returns as soon as the figures are
-        displayed.
+        Static is what headless runs get, so papermill never waits on a
+        frontend; it returns as soon as the figures are displayed.
         """
         if self.interactive:
             display(self.controls())
-            self._draw()
             return
         for fig in self.redraw().values():
             display(fig)

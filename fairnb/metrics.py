@@ -406,7 +406,11 @@ def group_report(y_true, y_score, *, groups, attribute: str,
     Resamples keep the size of every (group, label) cell, draw with
     replacement within it, and are evaluated together as weight rows
     (Mann-Whitney AUC with midranks, weighted sums for rates). The
-    interval is the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles.
+    interval is the ``(1 - level)/2`` and ``(1 + level)/2`` quantiles,
+    except for the rates ``acc, tpr, fpr, positive_rate``: their
+    percentile interval collapses to a point at 0 or 1 and under-covers
+    near them in small groups, so they get Wilson's score interval on the
+    group's (or label's) count (:func:`fairnb._bootstrap.wilson_ci`).
 
     Parameters
     ----------
@@ -431,7 +435,9 @@ def group_report(y_true, y_score, *, groups, attribute: str,
     References
     ----------
     Luo et al., "FairCLIP", CVPR 2024; Efron & Tibshirani, "An
-    Introduction to the Bootstrap", 1993 (percentile interval).
+    Introduction to the Bootstrap", 1993 (percentile interval); Brown,
+    Cai & DasGupta, "Interval Estimation for a Binomial Proportion",
+    Statistical Science 2001 (Wilson interval).
 
     Examples
     --------

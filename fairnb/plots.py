@@ -227,8 +227,20 @@ def similarity_figure(similarity: np.ndarray, codes: np.ndarray,
 
 # --- performance and fairness figures (04_fairness_dashboard) -------------
 
-#: Default decision thresholds of the threshold sweep.
-THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 2))
+
+
+def sweep_thresholds(y_score, *, steps: int = 101) -> np.ndarray:
+    """Thresholds at the 0, 1, ..., 100 % quantiles of the scores
+    (``steps`` of them, duplicates dropped).
+
+    Each step moves about 1 % of the samples across the threshold, so the
+    sweep stays informative when a zero-shot CLIP crowds its softmax
+    probabilities around 0.5, where a fixed 0.05 grid has two points.
+    """
+    s = _arrays(y_score)[0]
+    return np.unique(np.quantile(s, np.linspace(0, 1, steps)))
+
+
 DIAGONAL = dict(type="line", x0=0, y0=0, x1=1, y1=1,
                 line=dict(dash="dash", color="#888888", width=1))
 
@@ -325,8 +337,7 @@ def _rate(pred: np.ndarray, mask: np.ndarray) -> float:
 
 
 def threshold_sweep(y_true, y_score, groups, attribute: str,
-                    thresholds=THRESHOLDS
-                    ) -> pd.DataFrame:
+                    thresholds=None) -> pd.DataFrame:
     r"""Per-threshold selection rate, TPR and FPR of each known group, and
     the gaps between groups (``y_pred = y_score >= t``).
 
@@ -339,8 +350,11 @@ def threshold_sweep(y_true, y_score, groups, attribute: str,
     TPR (FPR) 0, as in fairlearn. Returns a long frame with columns
     ``threshold, group, selection_rate, tpr, fpr`` where ``group`` is a
     group name or ``"between groups"`` (there: ``dpd, deodds``).
+    ``thresholds`` default: :func:`sweep_thresholds`.
     """
     y, s, g = _arrays(y_true, y_score, groups)
+    if thresholds is None:
+        thresholds = sweep_thresholds(s)
     known = _known_groups(g, attribute)
     rows = []
     for t in np.asarray(thresholds, dtype=float):
@@ -357,8 +371,8 @@ def threshold_sweep(y_true, y_score, groups, attribute: str,
 
 
 def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
-                           thresholds=THRESHOLDS,
-                           *, threshold: float | None = None) -> go.Figure:
+                           thresholds=None, *,
+                           threshold: float | None = None) -> go.Figure:
     """DPD and DEOdds (left) and each group's TPR (solid) and FPR
     (dashed, right) as the decision threshold sweeps
     (:func:`threshold_sweep`); a dotted line marks ``threshold``."""
@@ -369,7 +383,7 @@ def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
     for col, name, dash in (("dpd", "DPD", "solid"),
                             ("deodds", "DEOdds", "dash")):
         fig.add_scatter(x=gap["threshold"], y=gap[col], name=name,
-                        mode="lines+markers", line=dict(
+                        mode="lines", line=dict(
                             color="#000000", dash=dash), row=1, col=1)
     colors = group_colors(attribute)
     for name in [n for n in group_names(attribute)
@@ -384,8 +398,9 @@ def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
     if threshold is not None:
         for col in (1, 2):
             fig.add_vline(x=threshold, line_dash="dot", row=1, col=col)
+    xs = gap["threshold"].tolist() + ([threshold] if threshold else [])
     fig.update_xaxes(title_text="decision threshold on p(glaucoma)",
-                     range=[0, 1])
+                     range=[min(xs), max(xs)] if xs else [0, 1])
     fig.update_yaxes(title_text="difference (0-1)", row=1, col=1)
     fig.update_yaxes(title_text="rate (0-1)", row=1, col=2)
     return _layout(fig, f"Threshold sweep: {attribute}")

@@ -100,18 +100,57 @@ def test_show_headless_displays_static_figures(runs, monkeypatch):
     assert all(type(f).__name__ == "Figure" for f in shown)
 
 
-def test_interactive_controls_redraw_into_output(runs, monkeypatch):
+def test_interactive_controls_redraw_figure_widgets(runs, monkeypatch):
     shown = []
     monkeypatch.setattr(dashboard, "display", shown.append)
-    dash = dashboard.Dashboard(runs, interactive=True)
+    dash = dashboard.Dashboard(runs, interactive="on")
     dash.show()
+    assert len(shown) == 1  # one VBox; no Output widget, no displays
     box = shown[0]
     assert type(box).__name__ == "VBox"
-    n = len(shown)
+    live = dash.widgets
+    assert all(type(f).__name__ == "FigureWidget" for f in live.values())
+    assert dash.boxes["comparison"].layout.display == "none"
+    before = live["confusion"].data[0].z
     slider = box.children[0].children[2]
     slider.value = 0.3  # what a frontend would do: the callback redraws
     assert dash.state["threshold"] == 0.3
-    assert len(shown) == n + len(dashboard.FIGURES) - 1
+    assert not np.array_equal(live["confusion"].data[0].z, before)
+    expected = dash.redraw()
+    for key, fig in expected.items():
+        assert len(live[key].data) == len(fig.data), key
+        assert live[key].layout.title.text == fig.layout.title.text
+    # a different attribute: other groups, other number of traces
+    box.children[0].children[1].value = "gender"
+    assert [t.name for t in live["roc"].data] == [
+        t.name for t in dash.redraw()["roc"].data]
+    assert len(live["roc"].data) != len(expected["roc"].data)
+    box.children[1].children[1].value = "fairclip"  # compare control
+    assert dash.boxes["comparison"].layout.display is None
+    assert len(live["comparison"].data) > 0
+    assert len(shown) == 1
+
+
+def test_interactive_auto_follows_the_frontend(runs, monkeypatch):
+    monkeypatch.delenv("FAIRNB_INTERACTIVE", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    # plain Python (this test process): no kernel, no frontend
+    assert dashboard.has_frontend() is False
+    assert dashboard.Dashboard(runs).interactive is False
+
+    class ZMQInteractiveShell:  # a Jupyter kernel's shell, by type name
+        user_ns: dict = {}
+
+    monkeypatch.setattr("IPython.get_ipython", ZMQInteractiveShell)
+    assert dashboard.has_frontend() is False  # a kernel, as papermill's
+    monkeypatch.setenv("JPY_SESSION_NAME", "/lab/04.ipynb")
+    assert dashboard.has_frontend() is True  # started by Jupyter server
+    assert dashboard.Dashboard(runs, interactive="auto").interactive
+    assert not dashboard.Dashboard(runs, interactive="off").interactive
+    monkeypatch.setenv("FAIRNB_INTERACTIVE", "0")
+    assert dashboard.has_frontend() is False
+    with pytest.raises(ValueError, match="auto"):
+        dashboard.Dashboard(runs, interactive="yes")
 
 
 def _chromium():

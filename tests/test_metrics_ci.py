@@ -140,19 +140,21 @@ def test_ci_coverage_on_simulated_population():
     # Each gender group has 75 positives and 75 negatives (fixed, as the
     # stratified bootstrap assumes); positives score N(mu_g, 1), negatives
     # N(0, 1), so AUC_g = Phi(mu_g / sqrt 2), TPR_g = Phi(mu_g) at 0.5 and
-    # the positive rate is (Phi(mu_g) + 1/2) / 2. (Percentile intervals of
-    # a rate near 1 with few samples under-cover, like Wald's: TPR .93 of
-    # 75 positives is covered ~89 %, so the rates tested are milder.)
+    # the positive rate is (Phi(mu_g) + 1/2) / 2. Male TPR = Phi(1.5) =
+    # .933 of 75 positives is the case where percentile intervals
+    # under-cover (about 89 %); the Wilson interval of rates must not.
     mu = np.array([1.0, 1.5])
     y = np.tile(np.repeat([0, 1], 75), 2)
     g = np.repeat([0, 1], 150)
     truth = {("all", "auc"): norm.cdf(mu / np.sqrt(2)).mean(),
              ("Male", "auc"): norm.cdf(mu[1] / np.sqrt(2)),
              ("Female", "tpr"): norm.cdf(mu[0]),
+             ("Male", "tpr"): norm.cdf(mu[1]),
+             ("Male", "fpr"): 0.5,
              ("Male", "positive_rate"): (norm.cdf(mu[1]) + .5) / 2}
     rng = np.random.default_rng(0)
     hits = dict.fromkeys(truth, 0)
-    n_sim = 200
+    n_sim = 300
     for _ in range(n_sim):
         x = rng.standard_normal(y.size) + y * mu[g]
         r = metrics.group_report(y, 1 / (1 + np.exp(-x)), groups=g,
@@ -162,7 +164,24 @@ def test_ci_coverage_on_simulated_population():
             lo, hi = r.ci[key]
             hits[key] += lo <= value <= hi
     coverage = {k: v / n_sim for k, v in hits.items()}
-    assert all(0.90 <= c <= 0.99 for c in coverage.values()), coverage
+    assert all(0.91 <= c <= 0.99 for c in coverage.values()), coverage
+
+
+def test_rate_interval_is_wilson_and_never_a_point():
+    # 20 positives all detected: TPR 1; the percentile interval would be
+    # [1, 1], Wilson's is [0.839, 1] (z = 1.96).
+    y = np.repeat([0, 1], 20)
+    s = np.r_[np.full(20, .2), np.full(20, .9)]
+    r = metrics.group_report(y, s, groups=np.tile([0, 1], 20),
+                             attribute="gender", n_boot=100)
+    lo, hi = r.ci["Female", "tpr"]
+    assert (lo, hi) == pytest.approx((0.7225, 1.0), abs=1e-3)  # n = 10
+    lo, hi = r.ci["all", "tpr"]
+    assert (lo, hi) == pytest.approx((0.8389, 1.0), abs=1e-3)  # n = 20
+    assert all(math.isnan(v) for v in bs.wilson_ci(0.5, 0, 0.95))
+    # the AUC keeps the percentile bootstrap interval
+    assert r.ci["all", "auc"] == bs.percentile_ci(
+        r.replicates["all", "auc"], 0.95)
 
 
 def test_single_class_group_is_nan_with_warning():

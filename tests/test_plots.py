@@ -176,3 +176,22 @@ def test_comparison_figure():
     assert lay["xaxis"]["title"]["text"].startswith("difference b − a")
     total = sum(len(_arr(tr["x"])) for tr in fig.to_dict()["data"])
     assert total == 3
+
+
+def test_threshold_sweep_follows_crowded_scores():
+    # zero-shot softmax scores crowd around 0.5: a fixed 0.05 grid would
+    # give two thresholds there; the quantile grid moves ~1 % per step
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 1000)
+    s = 0.49 + 0.02 * rng.random(1000) + 0.005 * y
+    g = rng.integers(0, 3, 1000)
+    grid = plots.sweep_thresholds(s)
+    assert 90 <= grid.size <= 101
+    assert grid.min() == s.min() and grid.max() == s.max()
+    moved = [np.mean((s >= a) != (s >= b)) for a, b in zip(grid, grid[1:])]
+    assert max(moved) <= 0.02
+    fig = plots.threshold_sweep_figure(y, s, g, "race", threshold=0.5)
+    lo, hi = fig.layout.xaxis.range
+    assert s.min() <= lo < 0.5 < hi <= s.max() + 1e-12
+    dpd = fig.data[0]
+    assert dpd.name == "DPD" and len(dpd.x) == grid.size

@@ -171,8 +171,9 @@ def runs_of_03(tmp_path, at_least):
 
 def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path):
     a, b = runs_of_03(tmp_path, 2)[-2:]
-    execute("04_fairness_dashboard", tmp_path, run=str(a),
-            compare_to=str(b), interactive=False)
+    nb = execute("04_fairness_dashboard", tmp_path, run=str(a),
+                 compare_to=str(b))  # interactive="auto": headless, static
+    assert "live controls: False" in nb.read_text()
     out, metrics = latest_metrics("04_fairness_dashboard")
     assert 0 <= metrics["auc"] <= 1
     assert metrics["auc_ci_low"] <= metrics["auc"] <= metrics["auc_ci_high"]
@@ -182,6 +183,19 @@ def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path):
     assert (out / "comparison.csv").is_file()
     html = (out / "figures" / "dashboard.html").read_text()
     assert html.count("<section") >= 6
+    assert "ES-AUC" in html and "AUC by group" in html
+    assert "within noise" in html or "better" in html or "worse" in html
+
+
+def test_04_forced_controls_do_not_hang_papermill(tmp_path):
+    # figures displayed into an ipywidgets Output left nbclient waiting
+    # for ever (papermill#723); the FigureWidget controls must not
+    run = runs_of_03(tmp_path, 1)[-1]
+    nb = execute("04_fairness_dashboard", tmp_path, run=str(run),
+                 interactive="on", n_boot=50)
+    text = nb.read_text()
+    assert "live controls: True" in text
+    assert "application/vnd.jupyter.widget-view+json" in text
 
 
 def test_04_without_a_03_run_names_the_fix(tmp_path, monkeypatch):
