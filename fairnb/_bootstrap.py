@@ -86,7 +86,8 @@ def _group_stats(W, y, s, p) -> dict[str, np.ndarray]:
                             (1 - y) * p]).astype(np.float64)
     n, n_pos, n_neg, hit, sel, tp, fp = (W @ cols).T
     ece = np.abs(W @ gap).sum(1)
-    out = {"n": n, "n_pos": n_pos, "n_neg": n_neg, "auc": weighted_auc(W, y, s), "acc": _ratio(hit, n),
+    out = {"n": n, "n_pos": n_pos, "n_neg": n_neg,
+           "auc": weighted_auc(W, y, s), "acc": _ratio(hit, n),
            "tpr": _ratio(tp, n_pos), "fpr": _ratio(fp, n_neg),
            "positive_rate": _ratio(sel, n), "ece": _ratio(ece, n)}
     out["tpr0"] = np.where(n_pos > 0, out["tpr"], 0.0)

@@ -68,6 +68,12 @@ class ScrubReport:
     counts: dict[str, int]
     n_changed: int
 
+    def __repr__(self) -> str:
+        # Short on purpose: a notebook showing the report shows no notes.
+        found = {k: n for k, n in self.counts.items() if n}
+        return (f"ScrubReport(n={len(self.texts)}, n_changed="
+                f"{self.n_changed}, counts={found})")
+
 
 # Rules ----------------------------------------------------------------------
 def _months() -> str:

@@ -167,6 +167,8 @@ def test_scrub_notes_counts_and_changes():
     assert set(report.counts) == set(PLACEHOLDERS)
     assert sum(report.counts.values()) == 4
     assert count_placeholders(report.texts) == report.counts
+    assert repr(report) == ("ScrubReport(n=4, n_changed=2, counts="
+                            "{'PERSON_NAME': 1, 'DATE': 2, 'MRN': 1})")
 
 
 def test_count_placeholders():

@@ -258,3 +258,14 @@ def test_a_single_string_is_rejected(server):
     with pytest.raises(TypeError, match="list of notes"):
         summarize(NOTES[0])
     assert server.requests == []
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"model": "  "}, "model is empty"),
+    ({"timeout": 0}, "timeout must be > 0"),
+    ({"retries": -1}, "retries and backoff >= 0")])
+def test_other_settings_are_validated(kwargs, match):
+    kwargs = {"base_url": "http://localhost:8000/v1", "model": MODEL,
+              **kwargs}
+    with pytest.raises(ValueError, match=match):
+        OpenAISummarizer(**kwargs)

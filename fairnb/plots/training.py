@@ -1,0 +1,93 @@
+"""Figures of a training run: loss and validation curves, per-group
+metrics, matched-pair similarity distributions.
+
+Used in: 03_fairclip, 04_fairness_dashboard.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..attributes import (
+    code_to_name,
+)
+from ._style import (
+    OKABE_ITO,
+    UNKNOWN_COLOR,
+    _layout,
+    group_colors,
+)
+
+
+def training_figure(history) -> go.Figure:
+    """Training loss per step and validation AUC / ES-AUC per epoch."""
+    steps, epochs = history.steps_frame(), history.epochs_frame()
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "training loss", "validation (zero-shot)"))
+    if len(steps):
+        fig.add_scatter(x=steps["step"], y=steps["loss"], mode="lines",
+                        name="loss", line_color=OKABE_ITO[0], row=1, col=1)
+        if "fair_term" in steps:
+            fig.add_scatter(x=steps["step"], y=steps["fair_term"],
+                            mode="lines", name="fairness term",
+                            line_color=OKABE_ITO[1], row=1, col=1)
+    if len(epochs):
+        for col, name, color in (("val_auc", "AUC", OKABE_ITO[2]),
+                                 ("val_es_auc", "ES-AUC", OKABE_ITO[3])):
+            fig.add_scatter(x=epochs["epoch"], y=epochs[col],
+                            mode="lines+markers", name=name,
+                            line_color=color, row=1, col=2)
+    if history.best_epoch:
+        fig.add_vline(x=history.best_epoch, line_dash="dot", row=1, col=2)
+    fig.update_xaxes(title_text="step", row=1, col=1)
+    fig.update_xaxes(title_text="epoch", row=1, col=2)
+    fig.update_yaxes(title_text="loss", row=1, col=1)
+    fig.update_yaxes(title_text="score (0-1)", row=1, col=2)
+    return _layout(fig, "Training curves (dotted: epoch selected on "
+                   "Validation)")
+
+
+def group_metric_figure(table: pd.DataFrame, attribute: str, *,
+                        metric: str = "auc",
+                        overall: float | None = None) -> go.Figure:
+    """Bars of one metric per group (a tidy by-group table), with CIs
+    where the table has them."""
+    part = table[(table["attribute"] == attribute)
+                 & (table["metric"] == metric)]
+    colors = group_colors(attribute)
+    ci = part[["ci_low", "ci_high"]].notna().all(axis=1).all()
+    fig = go.Figure(go.Bar(
+        x=part["group"], y=part["value"],
+        marker_color=[colors.get(g, UNKNOWN_COLOR) for g in part["group"]],
+        customdata=part["n"], hovertemplate="%{x}: %{y:.3f} (n = "
+        "%{customdata})",
+        error_y=dict(type="data", symmetric=False,
+                     array=part["ci_high"] - part["value"],
+                     arrayminus=part["value"] - part["ci_low"])
+        if ci else None))
+    if overall is not None:
+        fig.add_hline(y=overall, line_dash="dash",
+                      annotation_text=f"overall {overall:.3f}")
+    return _layout(fig, f"{metric.upper()} by {attribute} (Test)",
+                   xaxis_title=attribute, yaxis_title=f"{metric} (0-1)",
+                   yaxis_range=[0, 1])
+
+
+def similarity_figure(similarity: np.ndarray, codes: np.ndarray,
+                      attribute: str) -> go.Figure:
+    """Distributions of matched image-text similarities per group: the
+    quantity FairCLIP aligns."""
+    colors = group_colors(attribute)
+    fig = go.Figure()
+    for code in sorted(np.unique(codes)):
+        name = code_to_name(attribute, code)
+        fig.add_violin(y=similarity[codes == code], name=name,
+                       line_color=colors[name], box_visible=True,
+                       meanline_visible=True, points=False)
+    fig.add_violin(y=similarity, name="all", line_color="#444444",
+                   box_visible=True, meanline_visible=True, points=False)
+    return _layout(fig, "Matched image-note similarity by "
+                   f"{attribute} (Test)", xaxis_title=attribute,
+                   yaxis_title="cosine similarity", showlegend=False)
