@@ -3,12 +3,13 @@ vision-language (CLIP-style) models, one notebook at a time.
 
 Notebooks use ``import fairnb as fnb`` and call the names below.
 """
-from . import (attributes, config, dashboard, data, evaluate, explore,
-               losses, methods, metrics, models, notes, paths, plots, runs)
+from . import (attributes, config, dashboard, data, deid, evaluate, explore,
+               losses, methods, metrics, models, notes, paths, plots, runs,
+               summarize, summary_quality)
 from .attributes import (ATTRIBUTES, LABEL_NAMES, PAPER_ATTRIBUTES, SCHEMA,
                          UNKNOWN, code_to_name, group_names, name_to_code)
 from .config import (ConfigError, DashboardConfig, ExploreConfig,
-                     FairCLIPConfig)
+                     FairCLIPConfig, SummarizeConfig)
 from .data import (Bias, DatasetError, ensure_synthetic, make_synthetic,
                    open_dataset, read_dataset)
 from .data.torch import load_split
@@ -26,9 +27,11 @@ __all__ = [
     "FairCLIPConfig", "History", "LABEL_NAMES", "LiveCurves",
     "PAPER_ATTRIBUTES", "Predictions", "Run", "SCHEMA", "TrainSettings",
     "UNKNOWN", "attributes", "code_to_name", "config", "create_model",
-    "data", "ensure_synthetic", "evaluate", "explore", "group_names",
+    "SummarizeConfig", "data", "deid", "ensure_synthetic", "evaluate",
+    "explore", "group_names",
     "latest", "list_runs", "load_split", "losses", "make_method",
     "make_synthetic", "methods", "metrics", "models", "name_to_code",
     "notes", "open_dataset", "paths", "plots", "read_dataset",
-    "resolve_run", "runs", "start_run", "train", "zero_shot",
+    "resolve_run", "runs", "start_run", "summarize", "summary_quality",
+    "train", "zero_shot",
 ]

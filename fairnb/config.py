@@ -216,7 +216,7 @@ class ExploreConfig(NotebookConfig):
 
 
 __all__ = ["ATTRIBUTES", "ConfigError", "DashboardConfig", "ExploreConfig",
-           "FairCLIPConfig",
+           "FairCLIPConfig", "SummarizeConfig", "parse_splits",
            "NotebookConfig", "PRESETS", "check_range", "injected_names"]
 
 
@@ -239,6 +239,67 @@ def parse_weights(value) -> dict[str, float]:
             raise ConfigError(f"Weight {w!r} of {name!r} is not a number; "
                               "write e.g. race:0.5,gender:0.5.") from None
     return out
+
+
+SPLIT_NAMES = ("train", "val", "test")
+
+
+def parse_splits(value) -> tuple[str, ...]:
+    """``"all"`` or ``"train,test"`` (or a list) -> split names."""
+    items = (value if isinstance(value, (list, tuple))
+             else str(value).split(","))
+    items = [str(s).strip() for s in items if str(s).strip()]
+    if items in ([], ["all"]):
+        return SPLIT_NAMES
+    for s in items:
+        check_choice_cfg("split", s, SPLIT_NAMES + ("all",))
+    return tuple(s for s in SPLIT_NAMES if s in items)
+
+
+@dataclass
+class SummarizeConfig(NotebookConfig):
+    """Parameters of ``02_summarize_notes.ipynb``."""
+
+    NOTEBOOK: ClassVar[str] = "02_summarize_notes"
+    CHOICES: ClassVar[dict[str, tuple]] = {
+        "summarizer": ("extractive", "transformers", "openai"),
+        "output": ("run", "dataset"),
+        "deid": ("auto", "rules", "presidio", "off")}
+
+    data_dir: str = ""
+    summarizer: str = "extractive"
+    model_path: str = ""
+    base_url: str = ""
+    model_name: str = ""
+    max_chars: int = 180
+    splits: Any = "all"
+    limit: int = 0
+    output: str = "run"
+    deid: str = "auto"
+    batch_size: int = 16
+    preset: str = "demo"
+
+    def check(self) -> None:
+        self.splits = list(parse_splits(self.splits))
+        check_range("max_chars", self.max_chars, low=20, high=1000)
+        check_range("limit", self.limit, low=0)
+        check_range("batch_size", self.batch_size, low=1)
+        if self.summarizer == "transformers" and not self.model_path:
+            raise ConfigError(
+                "summarizer='transformers' needs model_path: a local "
+                "folder with config.json, tokenizer and weights (downloads "
+                "are disabled), e.g. -p model_path /models/flan-t5-base.")
+        if self.summarizer == "openai" and not (self.base_url
+                                                and self.model_name):
+            raise ConfigError(
+                "summarizer='openai' needs base_url and model_name, e.g. "
+                "-p base_url http://localhost:8000/v1 -p model_name "
+                "meta-llama/Llama-3.1-8B-Instruct; the key is read from "
+                "the OPENAI_API_KEY environment variable only.")
+        if self.summarizer == "openai" and self.deid == "off":
+            raise ConfigError(
+                "deid='off' with summarizer='openai' would send clinical "
+                "text off this machine unscrubbed; use deid='auto'.")
 
 
 @dataclass
@@ -330,5 +391,6 @@ class DashboardConfig(NotebookConfig):
 
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
-    c.NOTEBOOK: c for c in (ExploreConfig, FairCLIPConfig, DashboardConfig)}
+    c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
+                            DashboardConfig)}
 __all__ += ["CONFIGS"]

@@ -41,11 +41,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, _file_mode(path))  # mkstemp gives 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _file_mode(path: Path) -> int:
+    """The mode ``open(path, "w")`` would leave: the old file's, else
+    0666 less the umask (so shared run and dataset folders stay shared)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -152,8 +164,13 @@ def _slug(text: str) -> str:
 
 
 def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
-              seed: int | None = None, device: str | None = None) -> Run:
+              seed: int | None = None, device: str | None = None,
+              resume: bool = False) -> Run:
     """Create ``<root>/<notebook>/<timestamp>_<key>/`` with params and env.
+
+    With ``resume=True`` the newest *incomplete* run (no ``metrics.json``)
+    of the same notebook with the same ``params.json`` is reopened
+    instead, so an interrupted long job continues in its own folder.
 
     Parameters
     ----------
@@ -165,6 +182,10 @@ def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
         Parent of all runs; default :func:`fairnb.paths.runs_dir`.
     """
     parent = (resolve(root) if root else runs_dir()) / cfg.NOTEBOOK
+    if resume:
+        found = interrupted_run(cfg, parent)
+        if found is not None:
+            return Run(path=found, notebook=cfg.NOTEBOOK)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}_{_slug(key)}" if key else stamp
     parent.mkdir(parents=True, exist_ok=True)
@@ -179,6 +200,25 @@ def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
     run.write_json("params.json", cfg.to_dict())
     run.write_json("env.json", env_info(seed=seed, device=device))
     return run
+
+
+def interrupted_run(cfg, parent: Path) -> Path | None:
+    """Newest folder in ``parent`` with ``cfg``'s params and no
+    ``metrics.json``, or None."""
+    if not parent.is_dir():
+        return None
+    params = json.loads(json.dumps(_jsonable(cfg.to_dict())))
+    found = []
+    for p in parent.iterdir():
+        info = p / "params.json"
+        if info.is_file() and not (p / "metrics.json").exists():
+            try:
+                same = json.loads(info.read_text()) == params
+            except ValueError:
+                same = False
+            if same:
+                found.append(p)
+    return max(found, key=lambda p: p.name) if found else None
 
 
 def list_runs(notebook: str, *, root=None) -> list[Path]:

@@ -69,3 +69,31 @@ def test_save_figure_is_offline_html(tmp_path, cfg):
     path = run.save_figure(go.Figure(go.Bar(x=[1], y=[2])), "bars")
     assert path.read_text().count("<html") == 1
     assert (path.parent / "plotly.min.js").is_file()
+
+
+def test_resume_reopens_the_interrupted_run_only(tmp_path, cfg):
+    a = runs.start_run(cfg, root=tmp_path, resume=True)
+    b = runs.start_run(cfg, root=tmp_path, resume=True)
+    assert b.path == a.path  # a has no metrics.json: interrupted
+    other = ExploreConfig.create(preset="smoke", split="test")
+    assert runs.start_run(other, root=tmp_path, resume=True).path != a.path
+    a.write_metrics({"n": 1})  # complete: never reopened
+    c = runs.start_run(cfg, root=tmp_path, resume=True)
+    assert c.path != a.path
+    assert runs.start_run(cfg, root=tmp_path).path != c.path
+
+
+def test_atomic_write_honours_the_umask_and_keeps_an_old_mode(tmp_path):
+    # mkstemp creates 0600 files; a run or dataset folder shared with a
+    # group must get what a plain open() would give
+    old = os.umask(0o027)
+    try:
+        new = runs.atomic_write_text(tmp_path / "a.csv", "x")
+        assert new.stat().st_mode & 0o777 == 0o640
+        kept = tmp_path / "b.csv"
+        kept.write_text("old")
+        kept.chmod(0o604)
+        runs.atomic_write_text(kept, "new")
+        assert kept.stat().st_mode & 0o777 == 0o604
+    finally:
+        os.umask(old)

@@ -126,10 +126,11 @@ def test_happy_path_one_request_per_note(server):
     assert summarize.name == "openai"
 
 
-def test_prompt_follows_max_chars_and_replies_are_cut(server):
+def test_prompt_follows_max_chars_and_replies_come_back_raw(server):
     summarize, _ = make(server, max_chars=12)
     out = summarize([NOTES[0]])
-    assert out == ["Summary:"]  # cut back to the last space within 12
+    # the reply as sent: summarize_notes post-checks and counts the cuts
+    assert len(out[0]) > 12 and out[0].startswith("Summary:")
     system = server.requests[0]["body"]["messages"][0]["content"]
     assert system == make_prompt(max_chars=12)
 

@@ -30,7 +30,8 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
     the preset's size, generated on first use into ``FAIRNB_DATA_DIR``.
     Otherwise ``data_dir`` is a folder in the Harvard-FairVLMed layout
     (relative paths resolve against the repository root).
-    ``summaries="latest"`` picks the CSV with :func:`find_summaries`.
+    ``summaries="latest"`` picks the CSV with :func:`find_summaries`;
+    ``"none"`` uses no summaries (notes cut at 180 characters).
     """
     from ..paths import resolve
 
@@ -38,6 +39,8 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
         data_dir)
     if summaries == "latest":
         summaries = find_summaries("", root)
+    elif summaries == "none":
+        summaries = None
     kw = {} if splits is None else {"splits": splits}
     return read_dataset(root, summaries=summaries, **kw)
 
@@ -47,7 +50,8 @@ def find_summaries(summaries: str, root) -> str | None:
 
     ``summaries`` given: that file. Empty: the newest run of
     ``02_summarize_notes`` made for this dataset (its run folder's
-    ``summaries.json`` names the dataset root and the CSV), else
+    ``summaries.json`` names the dataset root and the CSV, and says it
+    covers every note: ``complete``), else
     ``"auto"`` (the dataset's own official summaries CSV when present; the
     reader then falls back to notes truncated at 180 characters).
     """
@@ -63,7 +67,8 @@ def find_summaries(summaries: str, root) -> str | None:
         info = run / "summaries.json"
         if info.is_file():
             meta = json.loads(info.read_text())
-            if Path(meta.get("dataset_root", "")).resolve() == root:
+            if (meta.get("complete", True) and Path(
+                    meta.get("dataset_root", "")).resolve() == root):
                 return meta["csv"]
     return "auto"
 

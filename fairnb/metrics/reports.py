@@ -219,7 +219,7 @@ def flat_metrics(table: pd.DataFrame, *, attribute: str) -> dict:
     ``<metric>_<attribute>_<group>`` per group, each with ``_ci_low`` and
     ``_ci_high``, and ``n_<attribute>_<group>``.
     """
-    from ._bootstrap import BETWEEN_METRICS
+    from .._bootstrap import BETWEEN_METRICS
 
     out: dict = {}
 

@@ -6,6 +6,7 @@ titles with units. ``fnb.plots.<name>`` reaches every builder:
 
 - :mod:`.data`: figures of the dataset (01_explore_data);
 - :mod:`.training`: curves, per-group metrics, similarities (03);
+- :mod:`.summaries`: summary lengths and diagnosis retention (02);
 - :mod:`.fairness`: ROC, intervals, threshold sweeps, calibration,
   confusion, Pareto and comparisons (04_fairness_dashboard).
 """
@@ -31,6 +32,7 @@ from .fairness import (
     threshold_sweep,
     threshold_sweep_figure,
 )
+from .summaries import retention_figure, summary_length_figure
 from .training import (
     group_metric_figure,
     similarity_figure,
@@ -49,6 +51,8 @@ __all__ = [
     "image_grid_figure",
     "crosstab_figure",
     "example_titles",
+    "retention_figure",
+    "summary_length_figure",
     "training_figure",
     "group_metric_figure",
     "similarity_figure",

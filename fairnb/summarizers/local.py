@@ -17,7 +17,6 @@ import torch
 
 from ..attributes import check_choice
 from ..devices import autocast_dtype, resolve_device
-from ..notes import truncate_note
 from .prompt import make_prompt
 
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -96,9 +95,9 @@ class LocalModelSummarizer:
     model_path : str or Path
         Folder written by ``save_pretrained`` (model and tokenizer).
     max_chars : int
-        Length asked for in the prompt; longer outputs are cut back to the
-        last space with ``fairnb.notes.truncate_note``, so every summary
-        keeps the paper's limit.
+        Length asked for in the prompt. Outputs are returned as generated
+        (stripped): :func:`fairnb.summarize.summarize_notes` post-checks
+        every summary and counts the ones it had to cut.
     max_new_tokens : int
         Generation budget per note.
     batch_size : int
@@ -196,7 +195,7 @@ class LocalModelSummarizer:
             idx = todo[start:start + self.batch_size]
             texts = self._generate([notes[i] for i in idx])
             for i, text in zip(idx, texts):
-                out[i] = truncate_note(text, max_chars=self.max_chars)
+                out[i] = text.strip()
         return out
 
     def _prompts(self, notes: list[str]) -> list[str]:

@@ -21,7 +21,6 @@ from typing import Callable, Sequence
 from urllib.parse import urlsplit
 
 from ..deid import check_scrubbed, scrub_notes
-from ..notes import truncate_note
 from .prompt import make_prompt
 
 #: Longest wait honoured from a server's ``Retry-After`` header, seconds.
@@ -121,9 +120,9 @@ class OpenAISummarizer:
         servers need none. There is deliberately no argument for the key
         itself.
     max_chars : int
-        Length asked for in the prompt; replies are cut back to the last
-        space with :func:`fairnb.notes.truncate_note`, as the local
-        backend does.
+        Length asked for in the prompt. Replies are returned as sent
+        (stripped): :func:`fairnb.summarize.summarize_notes` post-checks
+        every summary and counts the ones it had to cut.
     temperature, max_tokens : float, int
         Sampling temperature and reply budget sent with each request.
     timeout : float
@@ -281,4 +280,4 @@ class OpenAISummarizer:
             raise APIError(f"Unexpected reply from {self.url}: no text in "
                            f"choices[0].message.content "
                            f"({body[:200].decode('utf-8', 'replace')!r}).")
-        return truncate_note(content.strip(), max_chars=self.max_chars)
+        return content.strip()

@@ -126,6 +126,64 @@ def test_01_rejects_bad_parameters_by_name(tmp_path, parameters, words):
         assert w in err.value.evalue
 
 
+def test_02_summarizes_and_03_picks_the_summaries_up(tmp_path):
+    import pandas as pd
+
+    from fairnb.data import find_summaries
+    from fairnb.notes import count_tokens
+
+    execute("02_summarize_notes", tmp_path)
+    run, metrics = latest_metrics("02_summarize_notes")
+    csv = run / "extractive_summarized_notes.csv"
+    table = pd.read_csv(csv, dtype=str, keep_default_na=False)
+    assert list(table.columns) == ["File Name", "Original Note",
+                                   "Summarized Note"]
+    assert len(table) == 300 and table["File Name"].is_unique
+    summaries = table["Summarized Note"].tolist()
+    assert max(map(len, summaries)) <= 180 and min(map(len, summaries)) > 0
+    assert count_tokens(summaries).max() <= 77
+    assert metrics["share_within_limits"] == 1.0
+    assert metrics["diagnosis_kept"] == 1.0
+    info = json.loads((run / "summaries.json").read_text())
+    assert info["complete"] and info["csv"] == str(csv)
+    assert find_summaries("", info["dataset_root"]) == str(csv)
+    nb = execute("03_fairclip", tmp_path, method="clip", epochs=1)
+    assert f"summaries: {csv}" in nb.read_text()
+
+
+def test_02_resumes_into_the_dataset_folder(tmp_path):
+    from fairnb.data import find_summaries, make_synthetic
+
+    root = make_synthetic(tmp_path / "fairvlmed", n=60, seed=5)
+    execute("02_summarize_notes", tmp_path, data_dir=str(root), limit=20,
+            output="dataset")
+    run, metrics = latest_metrics("02_summarize_notes")
+    csv = root / "extractive_summarized_notes.csv"
+    assert metrics["n_new"] == 20 and len(csv.read_text().splitlines()) == 21
+    assert not json.loads((run / "summaries.json").read_text())["complete"]
+    assert find_summaries("", root) == "auto"  # a partial CSV is not used
+    execute("02_summarize_notes", tmp_path, data_dir=str(root),
+            output="dataset")
+    run, metrics = latest_metrics("02_summarize_notes")
+    assert (metrics["n_resumed"], metrics["n_new"]) == (20, 40)
+    assert find_summaries("", root) == str(csv)
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"summarizer": "gpt4"}, ["Bad value for 'summarizer'",
+                              "extractive, transformers, openai"]),
+    ({"summarizer": "openai"}, ["needs base_url and model_name",
+                                "OPENAI_API_KEY"]),
+    ({"api_key": "sk-x"}, ["Unknown parameter 'api_key'"]),
+])
+def test_02_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("02_summarize_notes", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue
+
+
 @pytest.mark.parametrize("attribute", ["race", "gender", "ethnicity",
                                        "language"])
 def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
