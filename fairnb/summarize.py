@@ -174,7 +174,9 @@ def _append(path: Path, rows) -> None:
     data = _rows_text(rows).encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND)
     try:
-        os.write(fd, data)
+        view = memoryview(data)
+        while view:  # a regular file takes it whole, barring a full disk
+            view = view[os.write(fd, view):]
         os.fsync(fd)
     finally:
         os.close(fd)

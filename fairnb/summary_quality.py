@@ -119,6 +119,9 @@ def quality_report(table: pd.DataFrame, *, labels, notes=None,
             [d == y for d, y in zip(said_summary, labels)])),
         "note_states_label": float(np.mean(
             [d == y for d, y in zip(said_note, labels)])),
+        # the fallback without summaries: the note cut at max_chars
+        "cut_note_states_label": float(np.mean(
+            [stated_diagnosis(c) == y for c, y in zip(cut, labels)])),
         "placeholders_in_summaries": int(sum(placeholders.values())),
     }
     return QualityReport(lengths=lengths, retention=retention,

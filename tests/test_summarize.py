@@ -249,16 +249,21 @@ def test_quality_report_numbers():
         "File Name": ["a", "b", "c", "d"],
         "Original Note": ["Assessment: POAG OU. " + "IOP 20. " * 40,
                           "Impression: non-glaucoma exam.",
-                          "Assessment: non-glaucoma.", "Routine visit."],
+                          "Assessment: non-glaucoma.",
+                          # the diagnosis after 180 characters: a cut note
+                          # loses it
+                          "Routine visit. " + "Reports mild blur. " * 9
+                          + "Assessment: POAG OU."],
         "Summarized Note": ["Assessment: POAG OU.", "Routine exam.",
                             "Assessment: non-glaucoma.",
                             "Dr. <PERSON_NAME> visit."]})
     q = summary_quality.quality_report(table, labels=[1, 0, 0, 1])
     m = q.metrics
     assert m["n_summaries"] == 4 and m["share_within_limits"] == 1.0
-    assert m["diagnosis_kept"] == pytest.approx(2 / 3)  # b lost it
+    assert m["diagnosis_kept"] == pytest.approx(2 / 4)  # b, d lost it
     assert m["summary_states_label"] == pytest.approx(2 / 4)
-    assert m["note_states_label"] == pytest.approx(3 / 4)
+    assert m["note_states_label"] == 1.0
+    assert m["cut_note_states_label"] == pytest.approx(3 / 4)
     assert m["share_notes_over_tokens"] == pytest.approx(1 / 4)
     assert q.placeholders["PERSON_NAME"] == 1
     r = q.retention.set_index("label")
@@ -270,6 +275,6 @@ def test_quality_report_numbers():
     fig = plots.retention_figure(q.retention)
     assert [t.name for t in fig.data] == [
         "states the label", "states the other class", "states nothing"]
-    assert list(fig.data[0].y) == [0.5, 0.5, 1.0, 0.5]
+    assert list(fig.data[0].y) == [0.5, 0.5, 1.0, 1.0]
     with pytest.raises(ValueError, match="align"):
         summary_quality.quality_report(table, labels=[1, 0])
