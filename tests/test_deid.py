@@ -208,11 +208,11 @@ def test_unknown_engine_names_choices():
 def no_presidio(monkeypatch):
     """Presidio made unimportable, whether or not it is installed."""
     monkeypatch.setitem(sys.modules, "presidio_analyzer", None)
-    deid._presidio.cache_clear()
-    deid._presidio_ready.cache_clear()
+    deid.presidio.engines.cache_clear()
+    deid.presidio.ready.cache_clear()
     yield
-    deid._presidio.cache_clear()
-    deid._presidio_ready.cache_clear()
+    deid.presidio.engines.cache_clear()
+    deid.presidio.ready.cache_clear()
 
 
 def test_presidio_missing_says_how_to_install(no_presidio):
@@ -226,7 +226,7 @@ def test_presidio_missing_says_how_to_install(no_presidio):
 
 def test_auto_falls_back_to_rules_without_presidio(no_presidio):
     assert scrub("Dr. Ann Lee", engine="auto") == "Dr. <PERSON_NAME>"
-    assert not deid._presidio_ready()
+    assert not deid.presidio.ready()
 
 
 def _synthetic_notes():

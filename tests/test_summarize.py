@@ -80,6 +80,16 @@ def test_diagnosis_leads_and_is_kept():
     assert "IOP 14 mmHg" in out
 
 
+def test_agreeing_statements_stay_and_a_contradiction_goes():
+    note = ("Assessment: moderate POAG, OD>OS, IOP above target. 70 y/o "
+            "male seen for glaucoma follow-up. Referral letter said no "
+            "glaucoma. C/D 0.8 OD, 0.7 OS.")
+    out = summarize_note(note)
+    assert out.startswith("70 y/o male seen for glaucoma follow-up.")
+    assert "Assessment: moderate POAG" in out and "C/D 0.8" in out
+    assert "no glaucoma" not in out
+
+
 @pytest.mark.parametrize("text, expected", [
     ("Assessment: non-glaucoma exam, both eyes.", 0),
     ("No evidence of glaucoma today.", 0),
@@ -125,16 +135,16 @@ def test_keyword_retention_on_synthetic_notes():
                                        informative):
         if not i:
             continue
-        # the diagnosis once, in the words the zero-shot prompts use
+        # the diagnosis leads, in the words the zero-shot prompts use
         # ("A photo of glaucoma" / "A photo of non-glaucoma") whenever the
         # note has them: spelled out, not only "POAG"
-        stated = [p for p in split_sentences(summary)
-                  if stated_diagnosis(p) is not None]
-        assert len(stated) == 1, summary
+        stated = [stated_diagnosis(p) for p in split_sentences(summary)]
+        assert stated[0] == label and set(stated) <= {label, None}, summary
         word = "non-glaucoma" if label == 0 else "glaucoma"
         if any(word in p.lower() for p in split_sentences(note)
                if stated_diagnosis(p) is not None):
-            assert word in stated[0].lower(), (note, summary)
+            assert word in split_sentences(summary)[0].lower(), (note,
+                                                                 summary)
 
 
 def test_fit_summary_cuts_and_counts():
