@@ -80,7 +80,8 @@ def _is_file(pretrained: str | None) -> bool:
 
 def create_model(name: str = "fairnb-tiny", *, pretrained: str | None = None,
                  device: str | torch.device = "cpu",
-                 cache_dir: str | None = None) -> ModelBundle:
+                 cache_dir: str | None = None,
+                 seed: int | None = None) -> ModelBundle:
     """Create a CLIP model, its tokenizer and its input geometry.
 
     Parameters
@@ -93,6 +94,10 @@ def create_model(name: str = "fairnb-tiny", *, pretrained: str | None = None,
     device : str or torch.device
     cache_dir : str, optional
         Where downloaded weights are cached (open_clip's default if None).
+    seed : int, optional
+        Seed of the random initialisation (the same seed gives the same
+        weights; the global RNG is left as it was). None draws from the
+        global RNG.
 
     Raises
     ------
@@ -101,6 +106,11 @@ def create_model(name: str = "fairnb-tiny", *, pretrained: str | None = None,
         message says how to fetch it on a connected machine or pass a file.
     """
     _check_name(name)
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return create_model(name, pretrained=pretrained, device=device,
+                                cache_dir=cache_dir)
     pretrained = str(pretrained) if pretrained else None
     kw = {}
     if pretrained and not _is_file(pretrained):

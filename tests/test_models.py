@@ -66,3 +66,16 @@ def test_checkpoint_of_another_model_says_so(tmp_path):
     torch.save({"model_state_dict": {"visual.proj": torch.zeros(3)}}, path)
     with pytest.raises(RuntimeError, match="does not fit model fairnb-tiny"):
         models.create_model("fairnb-tiny", pretrained=str(path))
+
+
+def test_seed_fixes_the_random_init_and_spares_the_global_rng():
+    def weights(seed):
+        model = models.create_model("fairnb-tiny", seed=seed).model
+        return torch.cat([p.detach().flatten()
+                          for p in model.parameters()])
+
+    torch.manual_seed(123)
+    state = torch.random.get_rng_state()
+    a, b, c = weights(0), weights(0), weights(1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    assert torch.equal(torch.random.get_rng_state(), state)
