@@ -7,9 +7,8 @@ is scored for clinical content (the diagnosis or its negation, cup-to-disc
 ratio, IOP, visual field, RNFL, medications, plan); standard ophthalmic
 abbreviations shorten it ("intraocular pressure" -> "IOP"); diagnosis
 names stay spelled out, since the word "glaucoma" is what zero-shot prompts
-match. The diagnosis statement leads; the best-scoring other pieces
-follow in note order while they fit (further statements of the same
-diagnosis included, one contradicting it left out).
+match. The diagnosis statement leads, alone (a second one would repeat
+it); the best-scoring other pieces follow in note order while they fit.
 Words are never cut: a piece that does not fit is left out, and only a
 diagnosis statement longer than the whole budget is shortened, at a word
 boundary.
@@ -201,13 +200,11 @@ def summarize_note(note: str, *, max_chars: int = 180,
         chosen.append(Piece(lead.index, text, lead.score, True))
     rest = sorted((p for p in pieces if p is not lead),
                   key=lambda p: (-p.score, p.index))
-    said = stated_diagnosis(lead.text) if lead is not None else None
     for piece in rest:
-        # further statements of the same diagnosis stay (the visit reason,
-        # the plan: they carry the words prompts match); one contradicting
-        # the lead would blur it
-        if (piece.diagnosis and stated_diagnosis(piece.text) != said) or \
-                _redundant(piece.text, chosen):
+        # one diagnosis statement: a second one repeats it (or, in a
+        # contradictory note, would blur it)
+        if (piece.diagnosis and lead is not None) or _redundant(
+                piece.text, chosen):
             continue
         trial = chosen + [piece]
         if _fits(_join(trial), max_chars, max_tokens):
