@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from fairnb.data import _clinic_notes
@@ -27,17 +26,7 @@ TARGET_NOTES_PER_S = 200.0
 
 def synthetic_notes(n: int = 2000, seed: int = 0) -> pd.DataFrame:
     """``file`` and ``note`` columns of ``n`` templated clinic notes."""
-    rng = np.random.default_rng(seed)
-    notes = []
-    for _ in range(n):
-        label = int(rng.integers(2))
-        row = dict(glaucoma=label, note_flipped=0,
-                   note_informative=bool(rng.random() < 0.85),
-                   age=int(rng.integers(20, 89)), gender=int(rng.integers(2)),
-                   md=float(rng.normal(-6 if label else -1, 3)),
-                   cdr=float(np.clip(rng.normal(.65 if label else .4, .08),
-                                     .1, .95)))
-        notes.append(_clinic_notes.write_note(rng, row)[0])
+    notes = _clinic_notes.sample_notes(n, seed=seed)["note"]
     return pd.DataFrame({"file": [f"data_{i:05d}.npz" for i in range(n)],
                          "note": notes})
 

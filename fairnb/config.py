@@ -23,9 +23,11 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .attributes import ATTRIBUTES, check_choice, closest, parse_attributes
+from .data.fairvlmed import SPLITS as SPLIT_NAMES
 from .devices import DEVICES
 from .losses import DISTANCES
 from .methods import GROUP_SOURCES, METHODS, SIMILARITIES
+from .summarize import DEID_ENGINES, SUMMARIZERS
 
 PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
 #: training optimizers: AdamW + warm-up/cosine, or the official FairCLIP Adam
@@ -241,9 +243,6 @@ def parse_weights(value) -> dict[str, float]:
     return out
 
 
-SPLIT_NAMES = ("train", "val", "test")
-
-
 def parse_splits(value) -> tuple[str, ...]:
     """``"all"`` or ``"train,test"`` (or a list) -> split names."""
     items = (value if isinstance(value, (list, tuple))
@@ -262,9 +261,8 @@ class SummarizeConfig(NotebookConfig):
 
     NOTEBOOK: ClassVar[str] = "02_summarize_notes"
     CHOICES: ClassVar[dict[str, tuple]] = {
-        "summarizer": ("extractive", "transformers", "openai"),
-        "output": ("run", "dataset"),
-        "deid": ("auto", "rules", "presidio", "off")}
+        "summarizer": SUMMARIZERS, "output": ("run", "dataset"),
+        "deid": DEID_ENGINES}
 
     data_dir: str = ""
     summarizer: str = "extractive"

@@ -104,19 +104,7 @@ def test_stated_diagnosis(text, expected):
 
 
 def synthetic_notes(n=400, seed=0):
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in range(n):
-        label = int(rng.integers(2))
-        row = dict(glaucoma=label, note_flipped=0,
-                   note_informative=bool(rng.random() < 0.85),
-                   age=int(rng.integers(20, 89)), gender=int(rng.integers(2)),
-                   md=float(rng.normal(-6 if label else -1, 3)),
-                   cdr=float(np.clip(rng.normal(.65 if label else .4, .08),
-                                     .1, .95)))
-        note, _ = _clinic_notes.write_note(rng, row)
-        rows.append((note, label, row["note_informative"]))
-    return pd.DataFrame(rows, columns=["note", "label", "informative"])
+    return _clinic_notes.sample_notes(n, seed=seed)
 
 
 def test_keyword_retention_on_synthetic_notes():

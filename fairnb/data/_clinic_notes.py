@@ -205,3 +205,23 @@ def write_note(rng: np.random.Generator, row: dict) -> tuple[str, str]:
     drops = v["meds"] if stated == 1 else "no eye drops"
     return note, f"Medications: {drops}; {v['sysmed']}. " \
                  f"Allergies: {v['allergy']}."
+
+
+def sample_notes(n: int, *, seed: int = 0, informative: float = 0.85):
+    """``n`` notes of random patients without images: a DataFrame with
+    ``note``, ``label`` and ``informative`` (tests and benchmarks of the
+    summarizers)."""
+    import pandas as pd
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        label = int(rng.integers(2))
+        row = dict(glaucoma=label, note_flipped=0,
+                   note_informative=bool(rng.random() < informative),
+                   age=int(rng.integers(20, 89)), gender=int(rng.integers(2)),
+                   md=float(rng.normal(-6 if label else -1, 3)),
+                   cdr=float(np.clip(rng.normal(.65 if label else .4, .08),
+                                     .1, .95)))
+        rows.append((write_note(rng, row)[0], label, row["note_informative"]))
+    return pd.DataFrame(rows, columns=["note", "label", "informative"])
