@@ -10,7 +10,7 @@ from fairnb import plots, summarize, summary_quality
 from fairnb.config import ConfigError, SummarizeConfig
 from fairnb.data import _clinic_notes
 from fairnb.deid import scrub
-from fairnb.notes import count_tokens
+from fairnb.notes import count_tokens, truncate_note
 from fairnb.summarizers import extractive
 from fairnb.summarizers.extractive import (
     ExtractiveSummarizer,
@@ -135,6 +135,19 @@ def test_keyword_retention_on_synthetic_notes():
                if stated_diagnosis(p) is not None):
             assert word in split_sentences(summary)[0].lower(), (note,
                                                                  summary)
+
+
+def test_summaries_keep_the_diagnosis_that_cutting_loses():
+    # SOAP-order notes state the diagnosis in an assessment near the end
+    notes = _clinic_notes.sample_notes(300, seed=2, assessment_first=0.0)
+    notes = notes[notes["informative"]]
+    out = ExtractiveSummarizer()(list(notes["note"]))
+    cut = [truncate_note(n, max_chars=180) for n in notes["note"]]
+    label = notes["label"].to_numpy()
+    kept = np.mean([stated_diagnosis(s) for s in out] == label)
+    cut_kept = np.mean([stated_diagnosis(c) for c in cut] == label)
+    assert kept == 1.0
+    assert cut_kept < 0.5
 
 
 def test_fit_summary_cuts_and_counts():

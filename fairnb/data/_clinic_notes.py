@@ -10,7 +10,12 @@ from ..attributes import code_to_name
 
 # Clinic notes. Variants are separated by "|". Body sentences come in
 # document order; kinds: n any note, i informative notes, g / h informative
-# notes stating glaucoma / no glaucoma, u uninformative notes only.
+# notes stating glaucoma / no glaucoma, u uninformative notes only; G / H
+# the assessment line, c the cup-to-disc ratio at its place in the exam.
+# Informative notes come in two orders, as clinic notes do: the assessment
+# first (opener stating the diagnosis, then the C/D; the later assessment
+# line optional) or history-first SOAP order (a history opener, the C/D in
+# the exam and the assessment line always kept, near the end).
 _OPENERS = {
     1: "Patient is {a} {age} y/o {sex} with {dx} {ou}, here for {visit}."
        "|{age} year old {sex} with known {dx} {ou} presents for {visit}."
@@ -29,6 +34,10 @@ _OPENERS = {
           "{sex} presents for {routine} and has no new complaints.|Routine "
           "visit: {age} y/o {sex} seen today for {routine}.",
 }
+#: History openers of SOAP-order notes: the visit reason, no diagnosis.
+_HISTORY = ("{age} y/o {sex} presents for {visit}.|Patient is {a} {age} y/o "
+            "{sex} here for {visit}.|{age} year old {sex} seen today for "
+            "{visit}; no new ocular complaints.")
 _CDR = ("C/D {c1} OD, {c2} OS.|Cup-to-disc ratio {c1} OD and {c2} OS."
         "|Vertical C/D ratio {c1}/{c2}.")
 _BODY = (
@@ -67,6 +76,7 @@ _BODY = (
           "OS."),
     ("n", "Dilated with tropicamide and phenylephrine; vitreous clear, no "
           "hemorrhage."),
+    ("c", _CDR),
     ("g", "Optic nerve shows {rim}, consistent with glaucomatous damage."
           "|Disc exam: {rim} in both eyes."),
     ("h", "Optic nerves pink and healthy with intact neuroretinal rim OU."
@@ -78,9 +88,9 @@ _BODY = (
           " OS with {vf}."),
     ("i", "OCT RNFL average thickness {r1} microns OD and {r2} microns OS."
           "|OCT shows average RNFL {r1}/{r2} microns."),
-    ("g", "Assessment: {dx}, {eyes}, {control}.|Impression: {dx} {ou}, "
+    ("G", "Assessment: {dx}, {eyes}, {control}.|Impression: {dx} {ou}, "
           "{control}."),
-    ("h", "Assessment: non-glaucoma, {hx}.|Impression: non-glaucoma "
+    ("H", "Assessment: non-glaucoma, {hx}.|Impression: non-glaucoma "
           "exam; {hx}."),
     ("g", "Current drops: {meds}.|Continue {meds}; discussed adherence and "
           "drop technique."),
@@ -182,35 +192,47 @@ def _note_values(rng: np.random.Generator, row: dict) -> dict:
 def write_note(rng: np.random.Generator, row: dict) -> tuple[str, str]:
     """A clinic note of 11-332 words and a short medication line.
 
-    The stated diagnosis comes first; it is the label, flipped when
-    ``row["note_flipped"]``, and absent from uninformative notes.
+    The stated diagnosis is the label, flipped when ``row["note_flipped"]``
+    and absent from uninformative notes. It opens the note when
+    ``row["note_assessment_first"]`` (default True); otherwise the note
+    follows SOAP order and states it in the assessment near the end, past
+    the 180 characters a truncating reader keeps.
     """
     v = _note_values(rng, row)
     stated = (int(row["glaucoma"]) ^ int(row["note_flipped"])
               if row["note_informative"] else None)
+    first = stated is not None and row.get("note_assessment_first", True)
     v["visit"] = v["visit1"] if stated == 1 else v["visit0"]
     v["ou"] = v["ou"] if stated == 1 else "OU"
     v["eyes"] = _EYES[v["ou"]]
-    kinds = {"n", "u"} if stated is None else {"n", "i", "gh"[1 - stated]}
-    head = [_OPENERS[stated]] + ([] if stated is None else [_CDR])
+    if stated is None:
+        kinds, forced, head = {"n", "u"}, set(), [_OPENERS[None]]
+    else:
+        kinds = {"n", "i", "gh"[1 - stated], "GH"[1 - stated]}
+        forced = set() if first else {"c", "GH"[1 - stated]}
+        head = [_OPENERS[stated], _CDR] if first else [_HISTORY]
     head = [_pick(rng, t).format(**v) for t in head]
-    body = [_pick(rng, t).format(**v) for k, t in _BODY if k in kinds]
-    size = [len(s.split()) for s in body]
-    target, words = rng.gamma(4.0, 40.0), sum(len(s.split()) for s in head)
-    keep = np.zeros(len(body), bool)
+    body = [(k, _pick(rng, t).format(**v)) for k, t in _BODY
+            if k in kinds | forced]
+    size = [len(s.split()) for _, s in body]
+    keep = np.array([k in forced for k, _ in body])
+    words = sum(len(s.split()) for s in head) + sum(np.compress(keep, size))
+    target = rng.gamma(4.0, 40.0)
     for i in rng.permutation(len(body)):
-        if words + size[i] <= min(target, 332) or words < 11:
+        if not keep[i] and (words + size[i] <= min(target, 332)
+                            or words < 11):
             keep[i], words = True, words + size[i]
-    note = " ".join(head + [s for s, k in zip(body, keep) if k])
+    note = " ".join(head + [s for (_, s), k in zip(body, keep) if k])
     drops = v["meds"] if stated == 1 else "no eye drops"
     return note, f"Medications: {drops}; {v['sysmed']}. " \
                  f"Allergies: {v['allergy']}."
 
 
-def sample_notes(n: int, *, seed: int = 0, informative: float = 0.85):
+def sample_notes(n: int, *, seed: int = 0, informative: float = 0.85,
+                 assessment_first: float = 0.5):
     """``n`` notes of random patients without images: a DataFrame with
-    ``note``, ``label`` and ``informative`` (tests and benchmarks of the
-    summarizers)."""
+    ``note``, ``label``, ``informative`` and ``assessment_first`` (tests
+    and benchmarks of the summarizers)."""
     import pandas as pd
 
     rng = np.random.default_rng(seed)
@@ -219,9 +241,13 @@ def sample_notes(n: int, *, seed: int = 0, informative: float = 0.85):
         label = int(rng.integers(2))
         row = dict(glaucoma=label, note_flipped=0,
                    note_informative=bool(rng.random() < informative),
+                   note_assessment_first=bool(rng.random()
+                                              < assessment_first),
                    age=int(rng.integers(20, 89)), gender=int(rng.integers(2)),
                    md=float(rng.normal(-6 if label else -1, 3)),
                    cdr=float(np.clip(rng.normal(.65 if label else .4, .08),
                                      .1, .95)))
-        rows.append((write_note(rng, row)[0], label, row["note_informative"]))
-    return pd.DataFrame(rows, columns=["note", "label", "informative"])
+        rows.append((write_note(rng, row)[0], label, row["note_informative"],
+                     row["note_assessment_first"]))
+    return pd.DataFrame(rows, columns=["note", "label", "informative",
+                                       "assessment_first"])

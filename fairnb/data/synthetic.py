@@ -4,9 +4,11 @@
 folders of ``data_NNNNN.npz`` files plus ``data_summary.csv``, so the one
 reader in :mod:`fairnb.data.fairvlmed` serves real and synthetic data alike.
 Two extra files record what the real data cannot tell: ``synthetic.json``
-(generator version, size, seed, bias) and ``synthetic_truth.csv`` (per
-file: drawn cup-to-disc ratio, bias-group membership, whether the note is
-informative and whether its diagnosis was flipped).
+(generator version, size, seed, bias, note order) and
+``synthetic_truth.csv`` (per file: drawn cup-to-disc ratio, bias-group
+membership, whether the note is informative, whether its diagnosis was
+flipped and whether it opens with the assessment or states it near the
+end).
 
 Images are SLO-like fundus drawings whose cup-to-disc ratio (CDR) follows the
 label; notes are templated glaucoma-clinic notes. One group receives a
@@ -39,9 +41,13 @@ from ._images import BASE_NOISE, render_image, total_deviation
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 2000, "paper": 10000}
 _SPLITS = (("Training", "training", 0.7), ("Validation", "validation", 0.1),
           ("Test", "test", 0.2))
-VERSION = 4
+VERSION = 5
 #: Rates every group outside the bias group gets (image noise: BASE_NOISE).
 BASE_UNINFORMATIVE, BASE_LABEL_NOISE = 0.05, 0.03
+#: Share of informative notes that open with the assessment; the others
+#: follow SOAP order and state the diagnosis near the end, where notes cut
+#: to 180 characters lose it (every group alike).
+ASSESSMENT_FIRST = 0.5
 #: Group shares reported in the FairCLIP paper (Luo et al., CVPR 2024).
 SHARES = {
     "race": {"Asian": .082, "Black": .149, "White": .769},
@@ -141,7 +147,9 @@ def describe_bias(bias: Bias) -> str:
 
 
 def make_synthetic(root: str | os.PathLike, *, n: int = 2000, seed: int = 0,
-                   bias: Bias = Bias(), overwrite: bool = False,
+                   bias: Bias = Bias(),
+                   assessment_first: float = ASSESSMENT_FIRST,
+                   overwrite: bool = False,
                    workers: int | None = None) -> Path:
     """Write a synthetic Harvard-FairVLMed dataset of ``n`` samples.
 
@@ -161,6 +169,11 @@ def make_synthetic(root: str | os.PathLike, *, n: int = 2000, seed: int = 0,
         Seed of every random draw.
     bias : Bias
         Planted disparity; ``Bias.none()`` for none.
+    assessment_first : float
+        Share of informative notes that state the diagnosis in their first
+        sentence (1.0: all, the layout of generator version 4); the others
+        state it in an assessment near the end, as SOAP-order clinic notes
+        do, so summarizing them beats cutting them at 180 characters.
     overwrite : bool
         Replace an existing synthetic dataset at ``root``. Without it an
         existing ``root`` raises ``FileExistsError``; folders that are
@@ -179,12 +192,15 @@ def make_synthetic(root: str | os.PathLike, *, n: int = 2000, seed: int = 0,
     root = resolve(root)
     if not 10 <= n <= 99999:
         raise ValueError(f"n must lie in [10, 99999], got {n}.")
+    if not 0 <= assessment_first <= 1:
+        raise ValueError(f"assessment_first must lie in [0, 1], got "
+                         f"{assessment_first!r}.")
     _check_target(root, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = _sibling(root, "tmp")
-    params = _params(n, seed, bias)
+    params = _params(n, seed, bias, assessment_first)
     try:
-        table = _draw_table(n, seed, bias)
+        table = _draw_table(n, seed, bias, assessment_first)
         _draw_notes(table, seed)
         _write_all(tmp, table, seed, bias, workers or _default_workers())
         (tmp / "synthetic.json").write_text(json.dumps(params, indent=2))
@@ -264,9 +280,11 @@ def _replace(tmp: Path, root: Path, params: dict) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _params(n: int, seed: int, bias: Bias) -> dict:
+def _params(n: int, seed: int, bias: Bias,
+            assessment_first: float = ASSESSMENT_FIRST) -> dict:
     return {"generator": __name__, "version": VERSION, "n": n,
-            "seed": seed, "bias": asdict(bias)}
+            "seed": seed, "bias": asdict(bias),
+            "assessment_first": assessment_first}
 
 
 def _is_complete(root: Path, params: dict | None = None) -> bool:
@@ -280,7 +298,8 @@ def _is_complete(root: Path, params: dict | None = None) -> bool:
 
 
 # Tables and files ------------------------------------------------------------
-def _draw_table(n: int, seed: int, bias: Bias) -> pd.DataFrame:
+def _draw_table(n: int, seed: int, bias: Bias,
+                assessment_first: float = ASSESSMENT_FIRST) -> pd.DataFrame:
     """Demographics, labels and per-sample knobs, without images or notes."""
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(0,)))
     t = pd.DataFrame({"index": np.arange(n)})
@@ -304,12 +323,14 @@ def _draw_table(n: int, seed: int, bias: Bias) -> pd.DataFrame:
     group = (t[bias.attribute] == bias.code).to_numpy()
     # Uniforms are drawn for everyone, so changing the bias changes no
     # other draw.
-    u_info, u_flip = rng.random(n), rng.random(n)
+    u_info, u_flip, u_order = rng.random(n), rng.random(n), rng.random(n)
     t["bias_group"] = group
     t["note_informative"] = u_info >= np.where(
         group, bias.uninformative_notes, BASE_UNINFORMATIVE)
     t["note_flipped"] = t.note_informative & (u_flip < np.where(
         group, bias.label_noise, BASE_LABEL_NOISE))
+    t["note_assessment_first"] = t.note_informative & (
+        u_order < assessment_first)
     return t
 
 
@@ -335,7 +356,7 @@ def _write_all(tmp: Path, table: pd.DataFrame, seed: int, bias: Bias,
     meta = ["filename", "split", "age", *ATTRIBUTES, "glaucoma", "md",
             "note"]
     truth = ["filename", "cdr", "bias_group", "note_informative",
-             "note_flipped"]
+             "note_flipped", "note_assessment_first"]
     table[truth].to_csv(tmp / "synthetic_truth.csv", index=False)
     table[meta].to_csv(tmp / "data_summary.csv", index=False)
 

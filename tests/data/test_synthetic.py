@@ -50,6 +50,13 @@ def _states_glaucoma(note: str) -> bool:
     return mentions and not any(n in head.lower() for n in NEGATIVE)
 
 
+def _assessment(note: str) -> str:
+    """The last "Assessment:" / "Impression:" sentence of ``note``."""
+    starts = [note.rfind(w) for w in ("Assessment:", "Impression:")]
+    start = max(starts)
+    return note[start:note.find(".", start) + 1] if start >= 0 else ""
+
+
 def test_layout_and_numbering(smoke):
     meta = pd.read_csv(smoke / "data_summary.csv")
     assert list(meta.columns) == ["filename", "split", "age", *ATTRIBUTES,
@@ -173,17 +180,44 @@ def test_notes_lengths_and_diagnosis():
     syn._draw_notes(t, 2)
     words = t.note.str.split().str.len()
     assert words.between(11, 332).all()
-    assert 130 <= words.mean() <= 170
+    assert 130 <= words.mean() <= 175
     informative = t[t.note_informative]
-    stated = informative.note.map(_states_glaucoma)
     expected = informative.glaucoma.astype(bool) ^ informative.note_flipped
-    assert (stated == expected).all()
     assert informative.note_flipped.any()
+    first = informative.note_assessment_first
+    assert abs(first.mean() - syn.ASSESSMENT_FIRST) < 0.08
+    # Assessment first: the diagnosis is in what a 180-character cut keeps.
+    stated = informative.note[first].map(_states_glaucoma)
+    assert (stated == expected[first]).all()
+    # SOAP order: a history opener without the diagnosis, the C/D in the
+    # exam and the assessment near the end, past the first 180 characters
+    # in nearly every note.
+    soap = informative.note[~first]
+    assessment = soap.map(_assessment)
+    says_glaucoma = ~assessment.str.contains("non-glaucoma")
+    assert (says_glaucoma == expected[~first]).all()
+    assert soap.str.contains("C/D|Cup-to-disc").all()
+    opener = soap.str.split(".").str[0]
+    assert not opener.str.contains("non-glaucoma|Assessment|Impression|"
+                                   "C/D|Cup-to").any()
+    late = [n.rfind(a) >= 180 for n, a in zip(soap, assessment)]
+    assert np.mean(late) > 0.9
     hidden = t.note[~t.note_informative]
     assert len(hidden) > 10
     for word in ("glaucoma", "POAG", "C/D", "cup-to-disc"):
         assert not hidden.str.contains(word, case=False).any(), word
     assert t.note_extra.str.startswith("Medications:").all()
+
+
+def test_all_assessment_first_reproduces_the_opening_diagnosis():
+    t = syn._draw_table(300, 3, Bias(), assessment_first=1.0)
+    syn._draw_notes(t, 3)
+    informative = t[t.note_informative]
+    assert informative.note_assessment_first.all()
+    expected = informative.glaucoma.astype(bool) ^ informative.note_flipped
+    assert (informative.note.map(_states_glaucoma) == expected).all()
+    with pytest.raises(ValueError, match="assessment_first"):
+        make_synthetic("/nonexistent/x", n=20, assessment_first=1.5)
 
 
 def test_label_is_visible_in_images(smoke, images):
