@@ -23,7 +23,8 @@ __all__ = ["Bias", "DatasetError", "FIELDS", "FairVLMed", "PRESET_SIZES",
 
 
 def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
-                 summaries="auto", splits=None) -> FairVLMed:
+                 summaries="auto", splits=None,
+                 summarize_into=None) -> FairVLMed:
     """The dataset a notebook works on.
 
     ``data_dir`` empty means the embedded default: the synthetic stand-in of
@@ -31,6 +32,9 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
     Otherwise ``data_dir`` is a folder in the Harvard-FairVLMed layout
     (relative paths resolve against the repository root).
     ``summaries="latest"`` picks the CSV with :func:`find_summaries`;
+    when there is none and ``summarize_into`` names a folder, the notes are
+    summarized there first (:func:`summarize_dataset`), since training on
+    notes cut at 180 characters loses whatever they state later.
     ``"none"`` uses no summaries (notes cut at 180 characters).
     """
     from ..paths import resolve
@@ -39,10 +43,33 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
         data_dir)
     if summaries == "latest":
         summaries = find_summaries("", root)
+        if summaries == "auto" and summarize_into is not None and read_dataset(
+                root, summaries="auto", validate=False).summary_source is None:
+            summaries = str(summarize_dataset(root, summarize_into))
     elif summaries == "none":
         summaries = None
     kw = {} if splits is None else {"splits": splits}
     return read_dataset(root, summaries=summaries, **kw)
+
+
+def summarize_dataset(root, folder, *, summarizer: str = "extractive",
+                      progress: bool = True) -> Path:
+    """Summarize every note of the dataset at ``root`` into
+    ``folder/<summarizer>_summarized_notes.csv`` (rules de-identification,
+    resumable, as notebook 02 does with its defaults) and return the CSV's
+    path. Used when a training run finds no summaries to read."""
+    from ..summarize import (
+        csv_name,
+        make_summarizer,
+        notes_frame,
+        summarize_notes,
+    )
+
+    notes = notes_frame(read_dataset(root, summaries=None))
+    csv = Path(folder) / csv_name(summarizer)
+    summarize_notes(notes, make_summarizer(summarizer), csv=csv,
+                    progress=progress)
+    return csv
 
 
 def find_summaries(summaries: str, root) -> str | None:
@@ -73,4 +100,4 @@ def find_summaries(summaries: str, root) -> str | None:
     return "auto"
 
 
-__all__ += ["find_summaries", "open_dataset"]
+__all__ += ["find_summaries", "open_dataset", "summarize_dataset"]

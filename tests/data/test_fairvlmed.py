@@ -364,3 +364,32 @@ def test_summaries_path_that_does_not_exist(tmp_path):
     make_dataset(tmp_path)
     msg = error(tmp_path, summaries=tmp_path / "nope.csv")
     assert "nope.csv does not exist" in msg
+
+
+def test_open_dataset_summarizes_when_no_summaries_exist(tmp_path,
+                                                          monkeypatch):
+    from fairnb.data import make_synthetic, open_dataset
+
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))  # no 02
+    root = make_synthetic(tmp_path / "ds", n=40, seed=4)
+    assert open_dataset(str(root), summaries="latest").summary_source is None
+    ds = open_dataset(str(root), summaries="latest",
+                      summarize_into=tmp_path / "run")
+    csv = tmp_path / "run" / "extractive_summarized_notes.csv"
+    assert ds.summary_source == csv
+    meta = ds.metadata()
+    table = pd.read_csv(csv)
+    assert len(table) == 40 and set(table["File Name"]) == {
+        f"{i}.npz" for i in meta["id"]}
+    record = ds.record(meta["id"].iloc[0])
+    assert record.summary == table["Summarized Note"].iloc[0]
+    assert len(record.summary) <= 180 and record.summary != record.note
+    # "none" still means the cut notes; a dataset CSV beside the data wins
+    assert open_dataset(str(root), summaries="none",
+                        summarize_into=tmp_path / "r2").summary_source is None
+    assert not (tmp_path / "r2").exists()
+    table.to_csv(root / "gpt-4_summarized_notes.csv", index=False)
+    ds = open_dataset(str(root), summaries="latest",
+                      summarize_into=tmp_path / "r3")
+    assert ds.summary_source == root / "gpt-4_summarized_notes.csv"
+    assert not (tmp_path / "r3").exists()
