@@ -215,7 +215,7 @@ def write_note(rng: np.random.Generator, row: dict) -> tuple[str, str]:
     body = [(k, _pick(rng, t).format(**v)) for k, t in _BODY
             if k in kinds | forced]
     size = [len(s.split()) for _, s in body]
-    keep = np.array([k in forced for k, _ in body])
+    keep = np.array([k in forced for k, _ in body], bool)
     words = sum(len(s.split()) for s in head) + sum(np.compress(keep, size))
     target = rng.gamma(4.0, 40.0)
     for i in rng.permutation(len(body)):
