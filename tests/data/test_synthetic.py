@@ -180,7 +180,7 @@ def test_notes_lengths_and_diagnosis():
     syn._draw_notes(t, 2)
     words = t.note.str.split().str.len()
     assert words.between(11, 332).all()
-    assert 130 <= words.mean() <= 175
+    assert 130 <= words.mean() <= 170
     informative = t[t.note_informative]
     expected = informative.glaucoma.astype(bool) ^ informative.note_flipped
     assert informative.note_flipped.any()
