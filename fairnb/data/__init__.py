@@ -80,7 +80,8 @@ def find_summaries(summaries: str, root) -> str | None:
     ``summaries.json`` names the dataset root and the CSV, and says it
     covers every note: ``complete``), else
     ``"auto"`` (the dataset's own official summaries CSV when present; the
-    reader then falls back to notes truncated at 180 characters).
+    reader then falls back to notes truncated at 180 characters, unless
+    :func:`open_dataset` is given ``summarize_into``).
     """
     import json
 
