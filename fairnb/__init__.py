@@ -3,9 +3,10 @@ vision-language (CLIP-style) models, one notebook at a time.
 
 Notebooks use ``import fairnb as fnb`` and call the names below.
 """
-from . import (attributes, config, dashboard, data, deid, evaluate, explore,
-               losses, methods, metrics, models, notes, paths, plots, runs,
-               summarize, summary_quality)
+from . import (attributes, callbacks, checkpoints, config, dashboard, data,
+               deid, evaluate, explore, losses, methods, metrics, models,
+               notes, paths, plots, protocols, runs, summarize,
+               summary_quality)
 from .attributes import (ATTRIBUTES, LABEL_NAMES, PAPER_ATTRIBUTES, SCHEMA,
                          UNKNOWN, code_to_name, group_names, name_to_code)
 from .config import (ConfigError, DashboardConfig, ExploreConfig,
@@ -14,7 +15,8 @@ from .data import (Bias, DatasetError, ensure_synthetic, make_synthetic,
                    open_dataset, read_dataset)
 from .data.torch import load_split
 from .evaluate import Predictions, zero_shot
-from .methods import make_method
+from .methods import (Method, available_methods, make_method,
+                      register_method)
 from .models import create_model
 from .runs import Run, latest, list_runs, resolve_run, start_run
 from .train import History, LiveCurves, TrainSettings, train
@@ -33,5 +35,6 @@ __all__ = [
     "make_synthetic", "methods", "metrics", "models", "name_to_code",
     "notes", "open_dataset", "paths", "plots", "read_dataset",
     "resolve_run", "runs", "start_run", "summarize", "summary_quality",
-    "train", "zero_shot",
+    "train", "zero_shot", "Method", "available_methods",
+    "register_method", "callbacks", "checkpoints", "protocols",
 ]

@@ -51,6 +51,17 @@ class Predictions:
             return cls(ids=z["ids"], y_true=z["y_true"], y_score=z["y_score"],
                        similarity=z["similarity"], attributes=attrs)
 
+    def subset(self, mask) -> "Predictions":
+        """The samples where ``mask`` (bool, shape (n,)) is True."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.y_true.shape:
+            raise ValueError(f"mask has shape {mask.shape}; the predictions "
+                             f"{self.y_true.shape}.")
+        return Predictions(
+            ids=self.ids[mask], y_true=self.y_true[mask],
+            y_score=self.y_score[mask], similarity=self.similarity[mask],
+            attributes={a: v[mask] for a, v in self.attributes.items()})
+
     def metrics(self, *, threshold: float = 0.5,
                 include_unknown: bool = False) -> dict[str, float]:
         """Flat metrics (:func:`fairnb.metrics.summarize`) plus the
@@ -60,6 +71,18 @@ class Predictions:
                         include_unknown=include_unknown)
         out.update(similarity_w1(self.similarity, self.attributes))
         return out
+
+
+def mask_predictions(pred: Predictions, eval_mask: str = "all"
+                     ) -> Predictions:
+    """``pred`` under an evaluation mask: ``all`` keeps every sample,
+    ``official`` only those known in race, gender, ethnicity and language
+    (what the released FairCLIP code evaluates on)."""
+    from .metrics import official_mask
+    check_choice("eval_mask", eval_mask, ("all", "official"))
+    if eval_mask == "all":
+        return pred
+    return pred.subset(official_mask(pred.attributes))
 
 
 def similarity_w1(similarity: np.ndarray,

@@ -16,6 +16,8 @@ import torch.nn.functional as F
 #: unconverged, is silently biased low (shared/research/ecosystem.md §2.2).
 EXACT_BELOW = 0.03
 DISTANCES = ("sinkhorn", "wasserstein1")
+#: Sinkhorn solvers: POT/exact (default), or geomloss as the released code
+BACKENDS = ("pot", "geomloss")
 
 
 def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor,
@@ -112,11 +114,36 @@ def wasserstein1_distance(x: torch.Tensor, y: torch.Tensor
     return ot.wasserstein_1d(x.reshape(-1, 1), y.reshape(-1, 1), p=1).sum()
 
 
+def geomloss_sinkhorn(x: torch.Tensor, y: torch.Tensor, *,
+                      blur: float = 1e-4) -> torch.Tensor:
+    """The released FairCLIP code's Sinkhorn call, through geomloss:
+    ``SamplesLoss("sinkhorn", p=2, blur=blur)`` on (n, 1) and (m, 1)
+    clouds with its defaults (scaling 0.5, debiased).
+
+    Its value matches :func:`sinkhorn_distance`; at FairCLIP's blur its
+    float32 backward is not the gradient of that value (measured 10-250x
+    off against finite differences), which is why it is an option, for
+    reproducing the released numbers only. Needs the ``geomloss`` extra.
+    """
+    try:
+        from geomloss import SamplesLoss
+    except ImportError:
+        raise ImportError(
+            "backend='geomloss' needs geomloss: pip install -e "
+            "'.[geomloss]' (or pip install geomloss); backend='pot' needs "
+            "nothing extra.") from None
+    loss = SamplesLoss("sinkhorn", p=2, blur=blur)
+    return loss(x.reshape(-1, 1), y.reshape(-1, 1))
+
+
 def distribution_distance(x: torch.Tensor, y: torch.Tensor, *,
-                          distance: str = "sinkhorn", blur: float = 1e-4
-                          ) -> torch.Tensor:
-    """Dispatch to :func:`sinkhorn_distance` or
+                          distance: str = "sinkhorn", blur: float = 1e-4,
+                          backend: str = "pot") -> torch.Tensor:
+    """Dispatch to :func:`sinkhorn_distance` (``backend="pot"``),
+    :func:`geomloss_sinkhorn` (``"geomloss"``) or
     :func:`wasserstein1_distance` by name."""
+    if distance == "sinkhorn" and backend == "geomloss":
+        return geomloss_sinkhorn(x, y, blur=blur)
     if distance == "sinkhorn":
         return sinkhorn_distance(x, y, blur=blur)
     if distance == "wasserstein1":

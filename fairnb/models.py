@@ -46,6 +46,7 @@ class ModelBundle:
     image_size: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    quick_gelu: bool = False
 
     @property
     def context_length(self) -> int:
@@ -123,9 +124,13 @@ def create_model(name: str = "fairnb-tiny", *, pretrained: str | None = None,
                 "checkpoint file.")
         kw["force_quick_gelu"] = bool(cfg.get("quick_gelu"))
     if _is_file(pretrained):
+        state, meta = read_checkpoint(pretrained)
+        quick = checkpoint_quick_gelu(name, meta)
+        if quick is not None:
+            kw["force_quick_gelu"] = quick
         model, _, preprocess = open_clip.create_model_and_transforms(
             name, pretrained=None, **kw)
-        load_checkpoint(model, pretrained, model_name=name)
+        _load_state(model, state, pretrained, name)
     elif pretrained:
         model, preprocess = _create_tagged(name, pretrained, cache_dir, kw)
     else:
@@ -140,7 +145,34 @@ def _bundle(model, name: str, pretrained: str) -> ModelBundle:
     return ModelBundle(model=model, tokenizer=open_clip.get_tokenizer(name),
                        name=name, pretrained=pretrained,
                        image_size=int(size), mean=tuple(pp["mean"]),
-                       std=tuple(pp["std"]))
+                       std=tuple(pp["std"]),
+                       quick_gelu=uses_quick_gelu(model))
+
+
+def uses_quick_gelu(model: torch.nn.Module) -> bool:
+    """True if any activation of ``model`` is open_clip's QuickGELU (the
+    activation OpenAI's CLIP weights were trained with)."""
+    from open_clip.transformer import QuickGELU
+    return any(isinstance(m, QuickGELU) for m in model.modules())
+
+
+def is_openai_architecture(name: str) -> bool:
+    """True if open_clip has OpenAI weights for ``name`` (ViT-B-16, ...)."""
+    return "openai" in open_clip.list_pretrained_tags_by_model(name)
+
+
+def checkpoint_quick_gelu(name: str, meta: dict) -> bool | None:
+    """Whether a checkpoint file's model uses QuickGELU: as recorded
+    (fairnb checkpoints), assumed for official FairCLIP checkpoints
+    (``model_state_dict``) of an OpenAI architecture, None when unknown
+    (the architecture's default; name ``<model>-quickgelu`` to force it).
+    """
+    if meta.get("quick_gelu") is not None:
+        return bool(meta["quick_gelu"])
+    if meta.get("format") == "model_state_dict" and \
+            is_openai_architecture(name.removesuffix("-quickgelu")):
+        return True
+    return None
 
 
 @contextmanager
@@ -194,14 +226,14 @@ def _create_tagged(name, pretrained, cache_dir, kw):
     return model, pre
 
 
-def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, *,
-                    model_name: str = "") -> None:
-    """Load weights from ``path`` into ``model`` (``weights_only=True``).
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
+    """``(state_dict, meta)`` of a checkpoint file (``weights_only``).
 
     Accepts a raw state dict, ``{"model": ...}`` (fairnb),
     ``{"model_state_dict": ...}`` (official FairCLIP), ``{"state_dict":
     ...}`` (open_clip training), with or without a ``module.`` prefix, and
-    ``.safetensors`` files.
+    ``.safetensors`` files. ``meta`` holds the file's other plain entries
+    and ``format``, the key the weights were under (``raw`` if none).
     """
     path = Path(path).expanduser()
     if path.suffix == ".safetensors":
@@ -209,11 +241,27 @@ def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, *,
         state = load_file(str(path))
     else:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    meta = {"format": "raw"}
+    if isinstance(state, dict) and isinstance(state.get("weights"), dict):
+        state = {**state, "model": state["weights"].get("model")}  # last.pt
     for key in ("model", "model_state_dict", "state_dict"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
-            state = state[key]
+            meta = {k: v for k, v in state.items() if isinstance(
+                v, (str, int, float, bool, type(None)))}
+            meta["format"], state = key, state[key]
             break
     state = {k.removeprefix("module."): v for k, v in state.items()}
+    return state, meta
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | os.PathLike, *,
+                    model_name: str = "") -> None:
+    """Load weights from ``path`` into ``model`` (:func:`read_checkpoint`)."""
+    state, _ = read_checkpoint(path)
+    _load_state(model, state, path, model_name)
+
+
+def _load_state(model, state: dict, path, model_name: str) -> None:
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

@@ -41,7 +41,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, _file_mode(path))  # mkstemp gives 0600
+        os.chmod(tmp, file_mode(path))  # mkstemp gives 0600
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -49,7 +49,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return path
 
 
-def _file_mode(path: Path) -> int:
+def file_mode(path: Path) -> int:
     """The mode ``open(path, "w")`` would leave: the old file's, else
     0666 less the umask (so shared run and dataset folders stay shared)."""
     try:
@@ -115,6 +115,7 @@ class Run:
 
     path: Path
     notebook: str
+    resumed: bool = False  # reopened by start_run(resume=True)
 
     def file(self, name: str) -> Path:
         """Path of ``name`` inside the run folder (parents created)."""
@@ -132,14 +133,14 @@ class Run:
         return atomic_write_text(self.file(name), frame.to_csv(index=False))
 
     def write_metrics(self, metrics: dict) -> Path:
-        """Write ``metrics.json`` (flat str -> number), marking the run
-        complete."""
+        """Write ``metrics.json`` (flat str -> number, or a short string
+        that says something in words), marking the run complete."""
         bad = {k: v for k, v in metrics.items()
-               if not isinstance(v, (int, float, type(None)))
+               if not isinstance(v, (int, float, str, type(None)))
                and not hasattr(v, "item")}
         if bad:
             raise TypeError(
-                "metrics.json takes flat numeric values only; got "
+                "metrics.json takes flat numbers or strings only; got "
                 + ", ".join(f"{k}={v!r}" for k, v in list(bad.items())[:5]))
         return self.write_json("metrics.json", metrics)
 
@@ -185,7 +186,7 @@ def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
     if resume:
         found = interrupted_run(cfg, parent)
         if found is not None:
-            return Run(path=found, notebook=cfg.NOTEBOOK)
+            return Run(path=found, notebook=cfg.NOTEBOOK, resumed=True)
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}_{_slug(key)}" if key else stamp
     parent.mkdir(parents=True, exist_ok=True)

@@ -1,20 +1,21 @@
-"""The training loop: CLIP or any :mod:`fairnb.methods` objective.
+"""The training engine: runs any registered method without knowing which.
 
-Device ``auto`` (CUDA autocast with fp32 weights, or the CPU), AdamW with
-warm-up and cosine decay by default or the official FairCLIP optimizer,
-gradient clipping, a group-aware sampler, validation every epoch (zero-shot
-AUC and ES-AUC on Validation), selection of the best epoch on Validation
-(never on Test), and a checkpoint every epoch written atomically with
-optimizer, scheduler, sampler, method and RNG state. A NaN/inf loss stops
-training with a clear message and keeps the last good checkpoint.
+Device ``auto`` (CUDA autocast with fp32 weights, or the CPU); optimizers
+built from the method's parameter groups (AdamW with warm-up and cosine
+decay, or the released code's Adam at a constant rate); gradient
+clipping as a setting (0 = off); the sampler the method asks for (or
+plain batches); a NaN/inf loss or gradient norm stops training with a
+clear message; the epoch is selected on the method's Validation score
+(a NaN score counts as worst); a checkpoint every epoch with everything
+needed to resume exactly (model, method modules and state, optimizers,
+schedules, GradScaler, sampler position, RNGs). This module names no
+method and imports no notebook config.
 
 Used in: 03_fairclip.
 """
 from __future__ import annotations
 
-import io
 import math
-import random
 import time
 import warnings
 from dataclasses import asdict, dataclass, field
@@ -25,30 +26,56 @@ import torch
 from tqdm.auto import tqdm
 
 from .attributes import check_attribute, check_choice
-from .config import OPTIMIZERS
-from .data.torch import GroupBatchSampler, to_model_input
-from .devices import autocast, grad_scaler, resolve_device
-from .evaluate import zero_shot
-from .methods import Context, Forward, Method
-from .metrics import summarize
-from .runs import atomic_write_bytes
+from .callbacks import Callback, LiveCurves
+from .checkpoints import (load_checkpoint_file, rng_state, save_checkpoint,
+                          seed_everything, set_rng_state)
+from .data.sampler import SAMPLERS, make_sampler
+from .devices import grad_scaler, resolve_device
+from .methods.base import Context, Method, ParamGroup
+from .protocols import (ENGINE_CHOICES, EVAL_MASKS, OPTIMIZERS, SCHEDULES,
+                        SELECTIONS, protocol_values)
+
+__all__ = ["History", "LiveCurves", "TrainSettings", "make_optimizers",
+           "seed_everything", "train"]
 
 
 @dataclass
 class TrainSettings:
-    """Options of :func:`train` (the notebook config fills them)."""
+    """Options of :func:`train`. Choices left None take the ``protocol``'s
+    value (:mod:`fairnb.protocols`); ``attribute`` names the ES-AUC logged
+    on Validation each epoch."""
 
     attribute: str = "race"
     epochs: int = 6
     batch_size: int = 64
     lr: float = 1e-3
     weight_decay: float = 0.1
-    warmup: float = 0.5  # epochs of linear warm-up (adamw only)
-    optimizer: str = "adamw"
-    grad_clip: float = 1.0
+    warmup: float = 0.5  # epochs of linear warm-up (cosine schedule)
+    protocol: str = "fairnb"
+    optimizer: str | None = None
+    schedule: str | None = None
+    grad_clip: float | None = None
+    sampler: str | None = None
+    eval_mask: str | None = None
+    selection: str = "val"
     seed: int = 0
     device: str = "auto"
     min_per_group: int = 2
+
+    def __post_init__(self):
+        check_attribute(self.attribute)
+        for key, value in protocol_values(self.protocol).items():
+            if key in ENGINE_CHOICES and getattr(self, key) is None:
+                setattr(self, key, value)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
+        check_choice("sampler", self.sampler, SAMPLERS[:2])
+        check_choice("eval_mask", self.eval_mask, EVAL_MASKS)
+        check_choice("selection", self.selection, SELECTIONS)
+        if self.grad_clip < 0 or self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("Need grad_clip >= 0 (0 = off), epochs >= 1 "
+                             f"and batch_size >= 1; got {self.grad_clip}, "
+                             f"{self.epochs}, {self.batch_size}.")
 
 
 @dataclass
@@ -58,7 +85,14 @@ class History:
     steps: list[dict] = field(default_factory=list)
     epochs: list[dict] = field(default_factory=list)
     best_epoch: int | None = None
-    best_val_auc: float = float("nan")
+    best_score: float = float("nan")
+    selection: str = "val"
+
+    @property
+    def best_val_auc(self) -> float:
+        """Validation AUC of the selected epoch."""
+        rows = [r for r in self.epochs if r["epoch"] == self.best_epoch]
+        return rows[0]["val_auc"] if rows else float("nan")
 
     def steps_frame(self):
         import pandas as pd
@@ -69,40 +103,53 @@ class History:
         return pd.DataFrame(self.epochs)
 
 
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+def _worst_if_nan(x: float) -> float:
+    return -math.inf if x is None or math.isnan(x) else x
 
 
-def make_optimizer(model: torch.nn.Module, settings: TrainSettings):
-    """AdamW (no decay on gains, biases, logit_scale) or the official
-    FairCLIP Adam over the visual and text-transformer blocks only."""
-    check_choice("optimizer", settings.optimizer, OPTIMIZERS)
+def _no_decay(name: str, p: torch.Tensor) -> bool:
+    return p.ndim < 2 or "logit_scale" in name or name.endswith(".bias")
+
+
+def make_optimizers(groups: Sequence[ParamGroup], settings: TrainSettings
+                    ) -> dict[str, torch.optim.Optimizer]:
+    """One optimizer per ``ParamGroup.optimizer`` key, of the settings'
+    kind: AdamW (no decay on gains, biases, temperatures unless a group
+    sets ``weight_decay``) or the ``official`` Adam (betas 0.1, 0.1;
+    eps 1e-6; weight decay 6e-5)."""
+    by_key: dict[str, list[dict]] = {}
+    for group in groups:
+        lr = settings.lr * group.lr_scale
+        params = [(n, p) for n, p in group.params if p.requires_grad]
+        if settings.optimizer == "official":
+            by_key.setdefault(group.optimizer, []).append(
+                {"params": [p for _, p in params], "lr": lr,
+                 "weight_decay": 6e-5 if group.weight_decay is None
+                 else group.weight_decay})
+            continue
+        if group.weight_decay is not None:
+            split = [([p for _, p in params], group.weight_decay)]
+        else:
+            split = [([p for n, p in params if not _no_decay(n, p)],
+                      settings.weight_decay),
+                     ([p for n, p in params if _no_decay(n, p)], 0.0)]
+        by_key.setdefault(group.optimizer, []).extend(
+            {"params": ps, "lr": lr, "weight_decay": wd}
+            for ps, wd in split if ps)
     if settings.optimizer == "official":
-        params = [*model.visual.parameters(),
-                  *model.transformer.parameters()]
-        keep = {id(p) for p in params}
-        for p in model.parameters():  # frozen in the official runs (B8)
-            p.requires_grad_(id(p) in keep)
-        return torch.optim.Adam(params, lr=settings.lr, betas=(0.1, 0.1),
-                                eps=1e-6, weight_decay=6e-5)
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        flat = p.ndim < 2 or "logit_scale" in name or name.endswith(".bias")
-        (no_decay if flat else decay).append(p)
-    return torch.optim.AdamW(
-        [{"params": decay, "weight_decay": settings.weight_decay},
-         {"params": no_decay, "weight_decay": 0.0}], lr=settings.lr)
+        return {k: torch.optim.Adam(g, lr=settings.lr, betas=(0.1, 0.1),
+                                    eps=1e-6) for k, g in by_key.items()}
+    return {k: torch.optim.AdamW(g, lr=settings.lr)
+            for k, g in by_key.items()}
 
 
 def make_scheduler(optimizer, settings: TrainSettings, steps_per_epoch: int):
-    """Linear warm-up then cosine decay; constant for ``official``."""
+    """Linear warm-up then cosine decay, or constant."""
     total = max(1, settings.epochs * steps_per_epoch)
     warm = int(settings.warmup * steps_per_epoch)
 
     def factor(step: int) -> float:
-        if settings.optimizer == "official":
+        if settings.schedule == "constant":
             return 1.0
         if step < warm:
             return (step + 1) / warm
@@ -112,151 +159,259 @@ def make_scheduler(optimizer, settings: TrainSettings, steps_per_epoch: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _rng_state() -> dict:
-    return {"python": random.getstate(), "numpy": np.random.get_state(),
-            "torch": torch.get_rng_state()}
+class _Engine:
+    """The state of one training run (see :func:`train`)."""
+
+    def __init__(self, bundle, method: Method, train_data, settings,
+                 run):
+        self.settings, self.run, self.method = settings, run, method
+        self.bundle, self.train_data = bundle, train_data
+        self.device = resolve_device(settings.device)
+        self.model = bundle.model.to(self.device)
+        method.setup(Context(bundle=bundle, train=train_data,
+                             device=self.device, seed=settings.seed,
+                             settings=settings))
+        self.modules = method.modules()
+        for module in self.modules.values():
+            module.to(self.device)
+        self.groups = method.trainable()
+        self.params = [p for g in self.groups for _, p in g.params]
+        balance = () if settings.sampler == "plain" else method.balance()
+        self.sampler = make_sampler(
+            {a: train_data.groups(a) for a in balance}, n=len(train_data),
+            batch_size=settings.batch_size, seed=settings.seed,
+            min_per_group=settings.min_per_group)
+        self.optimizers = make_optimizers(self.groups, settings)
+        self.schedulers = {k: make_scheduler(o, settings, len(self.sampler))
+                           for k, o in self.optimizers.items()}
+        self.scaler = grad_scaler(self.device)
+        self.history = History(selection=settings.selection)
+        self.best_state = None
+
+    def all_modules(self) -> dict[str, torch.nn.Module]:
+        return {"model": self.model, **self.modules}
+
+    def weights(self) -> dict:
+        return {k: {n: v.detach().cpu().clone() for n, v in
+                    m.state_dict().items()}
+                for k, m in self.all_modules().items()}
+
+    def load_weights(self, weights: dict) -> None:
+        for k, m in self.all_modules().items():
+            m.load_state_dict(weights[k])
+
+    def set_mode(self, training: bool) -> None:
+        for m in self.all_modules().values():
+            m.train(training)
+
+    def freeze_others(self) -> dict:
+        """requires_grad off for every parameter no group trains; returns
+        what to restore afterwards."""
+        keep = {id(p) for p in self.params}
+        before = {}
+        for m in self.all_modules().values():
+            for p in m.parameters():
+                before[p] = p.requires_grad
+                p.requires_grad_(id(p) in keep)
+        return before
+
+    def step(self, batch, epoch: int) -> dict:
+        step = len(self.history.steps) + 1
+        out = self.method.training_step(batch, step)
+        loss = out.loss if out.loss is not None else out.per_sample.mean()
+        if not torch.isfinite(loss):
+            self.stop(f"The loss became {float(loss.detach())}", epoch,
+                      out.logs)
+        for opt in self.optimizers.values():
+            opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        for opt in self.optimizers.values():
+            self.scaler.unscale_(opt)
+        self.method.before_step(step)
+        grads = [p for p in self.params if p.grad is not None]
+        max_norm = self.settings.grad_clip or math.inf
+        norm = torch.nn.utils.clip_grad_norm_(grads, max_norm) if grads else \
+            torch.zeros(())
+        if not self.scaler.is_enabled() and not torch.isfinite(norm):
+            self.stop(f"The gradient norm became {float(norm)}", epoch,
+                      out.logs)
+        for opt in self.optimizers.values():
+            self.scaler.step(opt)
+        self.scaler.update()
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        self.method.after_step(step)
+        main = next(iter(self.schedulers.values()))
+        return {"epoch": epoch + 1, "step": step,
+                "loss": float(loss.detach()), "grad_norm": float(norm),
+                "lr": main.get_last_lr()[0], **out.logs}
+
+    def stop(self, what: str, epoch: int, logs: dict) -> None:
+        where = (f" in {self.run.path / 'checkpoints'}" if self.run else "")
+        raise FloatingPointError(
+            f"{what} at epoch {epoch + 1}, step "
+            f"{len(self.history.steps) + 1} ({logs}). Training stopped; "
+            f"the last good checkpoint is kept{where}. Lower lr or the "
+            "fairness weight, or set grad_clip (e.g. 1.0).")
+
+    def state(self, epoch: int) -> dict:
+        return {"epoch": epoch + 1, "method": self.method.name,
+                "settings": asdict(self.settings),
+                "weights": self.weights(),
+                "method_state": self.method.state_dict(),
+                "optimizers": {k: o.state_dict() for k, o in
+                               self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in
+                               self.schedulers.items()},
+                "scaler": self.scaler.state_dict(),
+                "sampler": self.sampler.state_dict(), "rng": rng_state(),
+                "history": asdict(self.history), **self.bundle_meta()}
+
+    def bundle_meta(self) -> dict:
+        return {"model_name": self.bundle.name,
+                "pretrained": self.bundle.pretrained,
+                "quick_gelu": bool(getattr(self.bundle, "quick_gelu",
+                                           False))}
+
+    def checkpoint(self, epoch: int, improved: bool) -> None:
+        folder = self.run.path / "checkpoints"
+        if improved:  # best.pt first: a last.pt never names a missing best
+            save_checkpoint(folder / "best.pt", {
+                "model": self.model.state_dict(),
+                "modules": {k: m.state_dict() for k, m in
+                            self.modules.items()},
+                "epoch": epoch + 1, "score": self.history.best_score,
+                "selection": self.settings.selection,
+                "method": self.method.name, **self.bundle_meta()})
+        save_checkpoint(folder / "last.pt", self.state(epoch))
+
+    def resume(self) -> int:
+        """Load ``checkpoints/last.pt`` of the run; the next epoch."""
+        path = self.run.path / "checkpoints" / "last.pt"
+        if not path.is_file():
+            return 0
+        state = load_checkpoint_file(path)
+        mine = asdict(self.settings)
+        if state["settings"] != mine or state["method"] != self.method.name:
+            diff = {k: (state["settings"].get(k), v) for k, v in
+                    mine.items() if state["settings"].get(k) != v}
+            raise ValueError(
+                f"{path} was written by method {state['method']!r} with "
+                f"other settings ({diff}); resume with the same parameters"
+                " or start a new run folder.")
+        self.load_weights(state["weights"])
+        self.method.load_state_dict(state["method_state"])
+        for k, o in self.optimizers.items():
+            o.load_state_dict(state["optimizers"][k])
+        for k, s in self.schedulers.items():
+            s.load_state_dict(state["schedulers"][k])
+        self.scaler.load_state_dict(state["scaler"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.history = History(**state["history"])
+        best = load_checkpoint_file(path.with_name("best.pt"))
+        self.best_state = {"model": best["model"], **best["modules"]}
+        self.history.best_epoch = best["epoch"]
+        self.history.best_score = best["score"]
+        set_rng_state(state["rng"])
+        return int(state["epoch"])
 
 
-def save_checkpoint(path, **state) -> None:
-    """``torch.save`` of ``state``, written atomically."""
-    buf = io.BytesIO()
-    torch.save(state, buf)
-    atomic_write_bytes(path, buf.getvalue())
+def _score(method, data, settings, device) -> dict:
+    """AUC and the attribute's ES-AUC of ``method.score(data)``, under the
+    settings' evaluation mask. Small groups often have one class; those
+    warnings are kept for the Test evaluation, not repeated every epoch."""
+    from .evaluate import mask_predictions
+    from .metrics import summarize
+    pred = mask_predictions(method.score(data, device=device),
+                            settings.eval_mask)
+    a = settings.attribute
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out = summarize(pred.y_true, pred.y_score,
+                        attributes={a: pred.attributes[a]})
+    return {"auc": out["auc"], "es_auc": out[f"es_auc_{a}"]}
 
 
 def train(bundle, method: Method, train_data, val_data, *,
-          settings: TrainSettings, run=None,
-          callbacks: Sequence[Callable[[History], None]] = ()) -> History:
-    """Train ``bundle.model`` with ``method``; returns the :class:`History`.
+          settings: TrainSettings, run=None, test_data=None,
+          resume: bool = False,
+          callbacks: Sequence[Callable | Callback] = ()) -> History:
+    """Train ``method`` on ``bundle.model``; returns the :class:`History`.
 
-    The best epoch (highest zero-shot AUC on ``val_data``) is reloaded into
-    the model at the end. With a ``run``, ``checkpoints/last.pt`` (full
-    state) and ``checkpoints/best.pt`` (weights) are written every epoch.
+    Each epoch is scored with ``method.score`` on ``val_data`` (and on
+    ``test_data`` with ``settings.selection="test"``, which selects on
+    Test as a released script does: optimistic, only to
+    reproduce its numbers); the best epoch's weights are loaded back at
+    the end. With a ``run``, ``checkpoints/last.pt`` (everything to
+    resume) and ``checkpoints/best.pt`` (weights) are written every epoch,
+    and ``resume=True`` continues from ``last.pt`` when there is one: the
+    result equals an uninterrupted run's on the CPU.
     """
-    check_attribute(settings.attribute)
+    if settings.selection == "test" and test_data is None:
+        raise ValueError("selection='test' needs test_data=.")
     seed_everything(settings.seed)
-    device = resolve_device(settings.device)
-    model = bundle.model.to(device)
-    sampler = GroupBatchSampler(
-        train_data.groups(settings.attribute),
-        batch_size=settings.batch_size, seed=settings.seed,
-        min_per_group=settings.min_per_group)
-    optimizer = make_optimizer(model, settings)
-    scheduler = make_scheduler(optimizer, settings, len(sampler))
-    scaler = grad_scaler(device)
-
-    def forward(batch) -> Forward:
-        images = to_model_input(batch.images, mean=bundle.mean,
-                                std=bundle.std, device=device)
-        with autocast(device):
-            img, txt, scale = model(images, batch.tokens.to(device))
-        return Forward(img.float(), txt.float(), scale.float())
-
-    method.setup(Context(model=model, train=train_data, forward=forward,
-                         seed=settings.seed))
-    history, best_state = History(), None
-    for epoch in range(settings.epochs):
-        start, model = time.monotonic(), model.train()
-        sampler.set_epoch(epoch)
-        bar = tqdm(sampler, desc=f"epoch {epoch + 1}/{settings.epochs}",
-                   leave=False)
-        for index in bar:
-            batch = train_data.batch(index)
-            loss, logs = method.loss(forward(batch), batch)
-            if not torch.isfinite(loss):
-                raise FloatingPointError(
-                    f"The loss became {float(loss)} at epoch {epoch + 1}, "
-                    f"step {len(history.steps) + 1} ({logs}). Training "
-                    "stopped; the last good checkpoint is kept"
-                    + (f" in {run.path / 'checkpoints'}" if run else "")
-                    + ". Lower lr or fair_weight, or use a bounded "
-                    "similarity (similarity='cosine').")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.unscale_(optimizer)
-            torch.nn.utils.clip_grad_norm_(model.parameters(),
-                                           settings.grad_clip)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            with torch.no_grad():  # CLIP's temperature cap of 100
-                model.logit_scale.clamp_(0, math.log(100))
-            history.steps.append({"epoch": epoch + 1,
-                                  "step": len(history.steps) + 1,
-                                  "loss": float(loss.detach()),
-                                  "lr": scheduler.get_last_lr()[0], **logs})
-            bar.set_postfix(loss=f"{float(loss):.3f}")
-        val = _validate(bundle, val_data, settings.attribute, device)
-        row = {"epoch": epoch + 1,
-               "train_loss": float(np.mean([s["loss"] for s in history.steps
-                                            if s["epoch"] == epoch + 1])),
-               "val_auc": val["auc"],
-               "val_es_auc": val[f"es_auc_{settings.attribute}"],
-               "seconds": time.monotonic() - start}
-        history.epochs.append(row)
-        improved = history.best_epoch is None or (
-            row["val_auc"] > history.best_val_auc)
-        if improved:
-            history.best_epoch, history.best_val_auc = epoch + 1, row[
-                "val_auc"]
-            best_state = {k: v.detach().cpu().clone()
-                          for k, v in model.state_dict().items()}
-        if run is not None:
-            _checkpoint(run, bundle, model, optimizer, scheduler, sampler,
-                        method, settings, history, epoch, improved)
-        for callback in callbacks:
-            callback(history)
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+    engine = _Engine(bundle, method, train_data, settings, run)
+    start = engine.resume() if resume and run is not None else 0
+    history = engine.history
+    restore = engine.freeze_others()
+    try:
+        for epoch in range(start, settings.epochs):
+            _run_epoch(engine, epoch, callbacks)
+            _select(engine, epoch, val_data, test_data)
+            for callback in callbacks:
+                (callback.on_epoch_end if isinstance(callback, Callback)
+                 else callback)(history)
+        if start >= settings.epochs:  # resumed after the last epoch
+            for callback in callbacks:
+                (callback.on_epoch_end if isinstance(callback, Callback)
+                 else callback)(history)
+    finally:
+        for p, flag in restore.items():
+            p.requires_grad_(flag)
+    if engine.best_state is not None:
+        engine.load_weights(engine.best_state)
+    engine.set_mode(False)
     return history
 
 
-def _validate(bundle, val_data, attribute: str, device) -> dict:
-    """Zero-shot AUC and ES-AUC of the trained attribute on Validation.
+def _run_epoch(engine: _Engine, epoch: int, callbacks) -> None:
+    settings, history = engine.settings, engine.history
+    start = time.monotonic()
+    engine.method.on_epoch_start(epoch, settings.epochs)
+    engine.set_mode(True)
+    engine.sampler.set_epoch(epoch)
+    bar = tqdm(engine.sampler, desc=f"epoch {epoch + 1}/{settings.epochs}",
+               leave=False)
+    for index in bar:
+        row = engine.step(engine.train_data.batch(index), epoch)
+        history.steps.append(row)
+        bar.set_postfix(loss=f"{row['loss']:.3f}")
+        for callback in callbacks:
+            if isinstance(callback, Callback):
+                callback.on_step(history)
+    engine.method.on_epoch_end(epoch)
+    engine.epoch_seconds = time.monotonic() - start
 
-    Small validation groups often have one class; those warnings are
-    kept for the Test evaluation, not repeated every epoch.
-    """
-    pred = zero_shot(bundle, val_data, device=device)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        return summarize(pred.y_true, pred.y_score,
-                         attributes={attribute: pred.attributes[attribute]})
 
-
-def _checkpoint(run, bundle, model, optimizer, scheduler, sampler, method,
-                settings, history, epoch, improved) -> None:
-    meta = {"model_name": bundle.name, "pretrained": bundle.pretrained,
-            "epoch": epoch + 1, "settings": asdict(settings)}
-    save_checkpoint(run.file("checkpoints/last.pt"),
-                    model=model.state_dict(),
-                    optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(),
-                    sampler=sampler.state_dict(),
-                    method=method.state_dict(), rng=_rng_state(),
-                    history=asdict(history), **meta)
+def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
+    settings, history = engine.settings, engine.history
+    engine.set_mode(False)
+    val = _score(engine.method, val_data, settings, engine.device)
+    row = {"epoch": epoch + 1,
+           "train_loss": float(np.mean([s["loss"] for s in history.steps
+                                        if s["epoch"] == epoch + 1])),
+           "val_auc": val["auc"], "val_es_auc": val["es_auc"]}
+    score = val["auc"]
+    if settings.selection == "test":
+        test = _score(engine.method, test_data, settings, engine.device)
+        row.update(test_auc=test["auc"], test_es_auc=test["es_auc"])
+        score = test["auc"]
+    row["seconds"] = engine.epoch_seconds
+    history.epochs.append(row)
+    improved = history.best_epoch is None or (
+        _worst_if_nan(score) > _worst_if_nan(history.best_score))
     if improved:
-        save_checkpoint(run.file("checkpoints/best.pt"),
-                        model=model.state_dict(),
-                        val_auc=history.best_val_auc, **meta)
-
-
-class LiveCurves:
-    """A training callback that draws the curves in the notebook and
-    redraws them in place after every epoch (headless runs keep the last
-    drawing; save it with ``run.save_figure``)."""
-
-    def __init__(self):
-        self.handle = None
-        self.figure = None
-
-    def __call__(self, history: History) -> None:
-        from IPython.display import display
-
-        from .plots import training_figure
-        self.figure = training_figure(history)
-        if self.handle is None:
-            self.handle = display(self.figure, display_id=True)
-        else:
-            self.handle.update(self.figure)
+        history.best_epoch, history.best_score = epoch + 1, score
+        engine.best_state = engine.weights()
+    if engine.run is not None:
+        engine.checkpoint(epoch, improved)

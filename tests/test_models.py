@@ -79,3 +79,50 @@ def test_seed_fixes_the_random_init_and_spares_the_global_rng():
     a, b, c = weights(0), weights(0), weights(1)
     assert torch.equal(a, b) and not torch.equal(a, c)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+@pytest.fixture(scope="module")
+def vit_b16_quickgelu():
+    """A randomly initialised ViT-B-16 built as the OpenAI weights are."""
+    import open_clip
+    torch.manual_seed(0)
+    model = open_clip.create_model("ViT-B-16", force_quick_gelu=True)
+    return model.eval()
+
+
+def _features(model):
+    g = torch.Generator().manual_seed(1)
+    images = torch.randn(2, 3, 224, 224, generator=g)
+    with torch.no_grad():
+        return model.encode_image(images)
+
+
+@pytest.mark.parametrize("wrap", ["fairnb", "official"])
+def test_vit_b16_checkpoints_reload_with_quickgelu(tmp_path, wrap,
+                                                   vit_b16_quickgelu):
+    """fairnb records QuickGELU; an official FairCLIP checkpoint
+    (model_state_dict) of an OpenAI architecture is assumed to use it."""
+    model = vit_b16_quickgelu
+    path = tmp_path / "vit.pt"
+    state = model.state_dict()
+    torch.save({"model": state, "quick_gelu": True} if wrap == "fairnb"
+               else {"model_state_dict": state, "epoch": 3}, path)
+    loaded = models.create_model("ViT-B-16", pretrained=str(path))
+    assert loaded.quick_gelu
+    torch.testing.assert_close(_features(loaded.model.eval()),
+                               _features(model), rtol=0, atol=0)
+    del loaded
+    # the same weights under plain GELU give other features: the check
+    # above can fail
+    import open_clip
+    gelu = open_clip.create_model("ViT-B-16")
+    gelu.load_state_dict(state)
+    assert not torch.allclose(_features(gelu.eval()), _features(model),
+                              atol=1e-4)
+
+
+def test_tiny_bundle_records_its_activation(tiny):
+    assert tiny.quick_gelu == models.uses_quick_gelu(tiny.model)
+    assert models.checkpoint_quick_gelu("fairnb-tiny", {"quick_gelu": False}
+                                        ) is False
+    assert models.checkpoint_quick_gelu("ViT-B-16", {"format": "raw"}) is None

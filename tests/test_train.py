@@ -1,27 +1,42 @@
+import json
+import math
+import subprocess
+import sys
+import textwrap
+
 import numpy as np
 import pytest
 import torch
+from sklearn.metrics import roc_auc_score
 
 import fairnb as fnb
+from fairnb.attributes import ATTRIBUTES
+from fairnb.callbacks import Callback
 from fairnb.config import ExploreConfig
-from fairnb.methods import Method
-from fairnb.train import TrainSettings, make_optimizer, train
+from fairnb.data.sampler import PlainBatchSampler
+from fairnb.methods import CLIP
+from fairnb.train import TrainSettings, make_optimizers, train
+
+engine = sys.modules["fairnb.train"]  # fnb.train is the function
 
 
 @pytest.fixture(scope="module")
 def smoke():
-    ds = fnb.open_dataset(preset="smoke")
-    torch.manual_seed(0)
-    bundle = fnb.create_model("fairnb-tiny")
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    bundle = fnb.create_model("fairnb-tiny", seed=0)
     data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
                               tokenizer=bundle.tokenizer)
-            for s in ("train", "val")}
+            for s in ("train", "val", "test")}
     return bundle, data
 
 
 def fresh(bundle, seed=0):
-    torch.manual_seed(seed)
-    return fnb.create_model(bundle.name)
+    return fnb.create_model(bundle.name, seed=seed)
+
+
+def settings(**kw):
+    return TrainSettings(**{"epochs": 2, "batch_size": 32, "device": "cpu",
+                            **kw})
 
 
 def test_two_epochs_lower_the_loss_and_checkpoint(smoke, tmp_path):
@@ -30,17 +45,16 @@ def test_two_epochs_lower_the_loss_and_checkpoint(smoke, tmp_path):
     run = fnb.start_run(ExploreConfig.create(), root=tmp_path)
     method = fnb.make_method("fairclip", attribute="race", fair_weight=1.0)
     history = train(model, method, data["train"], data["val"],
-                    settings=TrainSettings(epochs=2, batch_size=32,
-                                           device="cpu"), run=run)
+                    settings=settings(), run=run)
     losses = history.epochs_frame()["train_loss"].to_numpy()
     assert losses[1] < losses[0]
     assert "fair_term" in history.steps_frame()
-    assert history.best_epoch in (1, 2)
-    last = torch.load(run.path / "checkpoints/last.pt", weights_only=False)
-    assert last["epoch"] == 2
-    assert {"model", "optimizer", "scheduler", "sampler", "rng",
-            "history"} <= set(last)
+    last = torch.load(run.path / "checkpoints/last.pt", weights_only=True)
+    assert last["epoch"] == 2 and last["method"] == "fairclip"
+    assert {"weights", "optimizers", "schedulers", "scaler", "sampler",
+            "rng", "history", "method_state", "settings"} <= set(last)
     assert last["sampler"]["epoch"] == 1
+    assert last["quick_gelu"] == model.quick_gelu
     # best.pt loads back through the public loader with the same weights
     best = fnb.create_model("fairnb-tiny",
                             pretrained=str(run.path / "checkpoints/best.pt"))
@@ -50,53 +64,207 @@ def test_two_epochs_lower_the_loss_and_checkpoint(smoke, tmp_path):
         torch.testing.assert_close(v, state[k])
 
 
-class NanAtSecondEpoch(Method):
+class NanAfter(CLIP):
+    def __init__(self, *, limit=7, grad=False):
+        super().__init__()
+        self.limit, self.grad, self.calls = limit, grad, 0
+
     def loss(self, fwd, batch):
         loss, logs = super().loss(fwd, batch)
-        self.calls = getattr(self, "calls", 0) + 1
-        return (loss * float("nan") if self.calls > self.limit else loss), logs
+        self.calls += 1
+        if self.calls <= self.limit:
+            return loss, logs
+        if self.grad:  # finite loss, non-finite gradient: d sqrt(x)/dx at 0
+            return loss + torch.sqrt(0 * fwd.image_features.sum()), logs
+        return loss * float("nan"), logs
 
 
-def test_nan_loss_stops_with_a_clear_message_and_keeps_checkpoint(
-        smoke, tmp_path):
+@pytest.mark.parametrize("grad, words", [(False, "The loss became nan"),
+                                         (True, "gradient norm became")])
+def test_non_finite_loss_or_gradient_stops_and_keeps_checkpoint(
+        smoke, tmp_path, grad, words):
     bundle, data = smoke
     run = fnb.start_run(ExploreConfig.create(), root=tmp_path)
-    method = NanAtSecondEpoch()
-    method.limit = 7  # smoke train split: 7 batches of 32 in epoch 1
-    with pytest.raises(FloatingPointError, match="last good checkpoint"):
+    method = NanAfter(limit=7, grad=grad)  # 7 plain batches in epoch 1
+    method.name = "nan_after"
+    with pytest.raises(FloatingPointError, match=words) as err:
         train(fresh(bundle), method, data["train"], data["val"],
-              settings=TrainSettings(epochs=3, batch_size=32,
-                                     device="cpu"), run=run)
-    last = torch.load(run.path / "checkpoints/last.pt", weights_only=False)
+              settings=settings(epochs=3), run=run)
+    assert "last good checkpoint" in str(err.value)
+    last = torch.load(run.path / "checkpoints/last.pt", weights_only=True)
     assert last["epoch"] == 1
-    assert all(torch.isfinite(v).all() for v in last["model"].values()
-               if v.is_floating_point())
+    assert all(torch.isfinite(v).all() for v in last["weights"][
+        "model"].values() if v.is_floating_point())
 
 
 def test_official_optimizer_trains_visual_and_text_blocks_only(smoke):
-    bundle, _ = smoke
-    model = fresh(bundle).model
-    opt = make_optimizer(model, TrainSettings(optimizer="official", lr=1e-5))
+    bundle, data = smoke
+    model = fresh(bundle)
+    method = CLIP(trainable="towers")
+    method.setup(fnb.methods.Context(bundle=model, train=data["train"],
+                                     device=torch.device("cpu")))
+    [opt] = make_optimizers(method.trainable(),
+                            settings(optimizer="official", lr=1e-5)).values()
     group = opt.param_groups[0]
     assert group["betas"] == (0.1, 0.1) and group["eps"] == 1e-6
     assert group["weight_decay"] == 6e-5
-    trained = {id(p) for p in group["params"]}
-    assert id(model.logit_scale) not in trained
-    assert id(model.token_embedding.weight) not in trained
-    assert not model.token_embedding.weight.requires_grad
-    assert all(id(p) in trained for p in model.visual.parameters())
+    trained = {id(p) for g in opt.param_groups for p in g["params"]}
+    m = model.model
+    assert id(m.logit_scale) not in trained
+    assert id(m.token_embedding.weight) not in trained
+    assert id(m.text_projection) not in trained
+    assert all(id(p) in trained for p in m.visual.parameters())
+    assert all(id(p) in trained for p in m.transformer.parameters())
+    # training freezes the rest only while it runs
+    before = m.token_embedding.weight.detach().clone()
+    train(model, method, data["train"], data["val"],
+          settings=settings(epochs=1, optimizer="official"))
+    torch.testing.assert_close(m.token_embedding.weight, before, rtol=0,
+                               atol=0)
+    assert m.token_embedding.weight.requires_grad
 
 
-def test_selection_uses_validation_and_restores_the_best_epoch(smoke):
+def scripted_scores(monkeypatch, values):
+    values = list(values)
+    monkeypatch.setattr(engine, "_score", lambda *a, **k: {
+        "auc": values.pop(0), "es_auc": 0.5})
+
+
+def test_selection_restores_the_best_epoch_not_the_last(smoke, monkeypatch):
     bundle, data = smoke
     model = fresh(bundle, seed=1)
+    snapshots = []
+    scripted_scores(monkeypatch, [0.9, 0.5])  # epoch 1 wins
     history = train(model, fnb.make_method("clip"), data["train"],
-                    data["val"], settings=TrainSettings(
-                        epochs=2, batch_size=32, device="cpu"))
-    aucs = history.epochs_frame()["val_auc"].to_numpy()
-    assert history.best_epoch == int(np.nanargmax(aucs)) + 1
-    pred = fnb.zero_shot(model, data["val"], device="cpu")
-    assert pred.metrics()["auc"] == pytest.approx(history.best_val_auc)
+                    data["val"], settings=settings(), callbacks=[
+                        lambda h: snapshots.append(
+                            {k: v.clone() for k, v in
+                             model.model.state_dict().items()})])
+    assert history.best_epoch == 1 and history.best_score == 0.9
+    changed = any(not torch.equal(snapshots[0][k], v)
+                  for k, v in snapshots[1].items())
+    assert changed  # epoch 2 moved the weights, so restoring matters
+    for k, v in model.model.state_dict().items():
+        torch.testing.assert_close(v, snapshots[0][k], rtol=0, atol=0)
+
+
+def test_a_nan_score_counts_as_worst(smoke, monkeypatch):
+    bundle, data = smoke
+    scripted_scores(monkeypatch, [float("nan"), 0.6, 0.7])
+    history = train(fresh(bundle), fnb.make_method("clip"), data["train"],
+                    data["val"], settings=settings(epochs=3))
+    assert history.best_epoch == 3
+
+
+def test_official_protocol_plain_batches_no_clipping_and_mask(
+        smoke, monkeypatch):
+    bundle, data = smoke
+    seen = []
+    clip_grad = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *a, **k):
+        seen.append(max_norm)
+        return clip_grad(params, max_norm, *a, **k)
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    s = settings(protocol="official", epochs=1)
+    assert (s.sampler, s.grad_clip, s.eval_mask) == ("plain", 0.0,
+                                                     "official")
+    model = fresh(bundle)
+    cfg = fnb.FairCLIPConfig.create(protocol="official", method="fairclip")
+    method = fnb.make_method("fairclip", **cfg.method_kwargs())
+    eng = engine._Engine(model, method, data["train"], s, None)
+    assert isinstance(eng.sampler, PlainBatchSampler)
+    history = train(model, method, data["train"], data["val"], settings=s)
+    assert seen and set(seen) == {math.inf}
+    # the recorded Validation AUC is over samples known in all four paper
+    # attributes only (mask computed here by hand)
+    val = data["val"]
+    cols = [ATTRIBUTES.index(a) for a in ("race", "gender", "ethnicity",
+                                          "language")]
+    keep = (val.attributes[:, cols] >= 0).all(1).numpy()
+    assert 0 < keep.sum() < len(keep)
+    pred = method.score(val)
+    expected = roc_auc_score(pred.y_true[keep], pred.y_score[keep])
+    assert history.epochs[0]["val_auc"] == pytest.approx(expected, abs=1e-12)
+    assert expected != pytest.approx(roc_auc_score(pred.y_true,
+                                                   pred.y_score))
+    seen.clear()
+    train(fresh(bundle), fnb.make_method("clip"), data["train"],
+          data["val"], settings=settings(epochs=1))
+    assert set(seen) == {1.0}  # the fairnb protocol clips at 1
+
+
+def test_clip_trains_on_plain_batches_fairclip_on_group_batches(smoke):
+    bundle, data = smoke
+    plain = engine._Engine(fresh(bundle), fnb.make_method("clip"),
+                           data["train"], settings(), None)
+    assert isinstance(plain.sampler, PlainBatchSampler)
+    plus = fnb.make_method("fairclip_plus", attribute_weights={
+        "race": 0.5, "language": 0.5})
+    assert plus.balance() == ("race", "language")
+    group = engine._Engine(fresh(bundle), plus, data["train"], settings(),
+                           None)
+    assert type(group.sampler).__name__ == "MultiGroupBatchSampler"
+
+
+RESUME_SCRIPT = textwrap.dedent('''
+    import os, signal, sys
+    import fairnb as fnb
+    from fairnb.callbacks import Callback
+
+    root, kill = sys.argv[1], sys.argv[2] == "kill"
+    cfg = fnb.FairCLIPConfig.create(preset="smoke", epochs=3,
+                                    group_source="separate",
+                                    summaries="none", device="cpu")
+    run = fnb.start_run(cfg, root=root, resume=True)
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    bundle = fnb.create_model("fairnb-tiny", seed=cfg.seed)
+    data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
+                              tokenizer=bundle.tokenizer)
+            for s in ("train", "val", "test")}
+    method = fnb.make_method(cfg.method, **cfg.method_kwargs())
+
+    class Kill(Callback):
+        def on_step(self, history):
+            row = history.steps[-1]
+            if kill and row["epoch"] == 2 and row["step"] == 10:
+                os.kill(os.getpid(), signal.SIGKILL)
+
+    history = fnb.train(bundle, method, data["train"], data["val"],
+                        settings=cfg.train_settings(), run=run, resume=True,
+                        callbacks=[Kill()])
+    metrics = method.score(data["test"]).metrics()
+    metrics.update(best_epoch=history.best_epoch, n_steps=len(history.steps),
+                   loss_sum=sum(s["loss"] for s in history.steps))
+    run.write_metrics(metrics)
+    print("RUN", run.path, run.resumed)
+''')
+
+
+def test_a_killed_run_resumes_to_the_same_metrics(tmp_path):
+    script = tmp_path / "resume.py"
+    script.write_text(RESUME_SCRIPT)
+
+    def go(root, mode):
+        return subprocess.run([sys.executable, str(script), str(root), mode],
+                              capture_output=True, text=True, timeout=600)
+
+    whole = go(tmp_path / "a", "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    killed = go(tmp_path / "b", "kill")
+    assert killed.returncode == -9  # SIGKILL mid-epoch 2
+    [folder] = (tmp_path / "b" / "03_fairclip").iterdir()
+    assert not (folder / "metrics.json").exists()
+    last = torch.load(folder / "checkpoints/last.pt", weights_only=True)
+    assert last["epoch"] == 1 and last["method_state"]["queues"]
+    resumed = go(tmp_path / "b", "resume")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"RUN {folder} True" in resumed.stdout
+    [first] = (tmp_path / "a" / "03_fairclip").iterdir()
+    a = json.loads((first / "metrics.json").read_text())
+    b = json.loads((folder / "metrics.json").read_text())
+    assert a == b and a["n_steps"] == 3 * 7
 
 
 def test_predictions_round_trip(smoke, tmp_path):

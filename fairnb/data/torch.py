@@ -29,9 +29,11 @@ from ..attributes import ATTRIBUTES, check_attribute
 from ..notes import truncate_note
 from ..paths import data_dir
 from ..runs import atomic_write_bytes
-from .sampler import GroupBatchSampler
+from .sampler import (GroupBatchSampler, MultiGroupBatchSampler,
+                      PlainBatchSampler, make_sampler)
 
-__all__ = ["Batch", "GroupBatchSampler", "SplitData", "cache_images",
+__all__ = ["Batch", "GroupBatchSampler", "MultiGroupBatchSampler",
+           "PlainBatchSampler", "SplitData", "cache_images", "make_sampler",
            "load_split", "preprocess_image", "to_model_input"]
 
 CACHE_VERSION = 1

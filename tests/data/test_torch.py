@@ -12,6 +12,9 @@ from fairnb.attributes import ATTRIBUTES
 from fairnb.data import FairVLMed, make_synthetic, read_dataset
 from fairnb.data.torch import (
     GroupBatchSampler,
+    MultiGroupBatchSampler,
+    PlainBatchSampler,
+    make_sampler,
     cache_images,
     load_split,
     preprocess_image,
@@ -226,3 +229,43 @@ def test_sampler_without_groups_gives_plain_batches():
     batches = [b.tolist() for b in unknown]
     assert sorted(sum(batches, [])) == list(range(10))
     assert batches != [[0, 1, 2, 3], [4, 5, 6], [7, 8, 9]]
+
+
+def test_plain_sampler_is_the_official_loader_order():
+    s = PlainBatchSampler(70, batch_size=32, seed=2)
+    batches = _epoch(s, 0)
+    assert [len(b) for b in batches] == [32, 32, 6] and len(s) == 3
+    assert sorted(sum(batches, [])) == list(range(70))  # each exactly once
+    assert _epoch(s, 0) != _epoch(s, 1)
+    s.set_epoch(1)
+    head = [next(iter(s)).tolist()]
+    resumed = PlainBatchSampler(70, batch_size=32, seed=2)
+    resumed.load_state_dict(s.state_dict())
+    assert head + [b.tolist() for b in resumed] == _epoch(
+        PlainBatchSampler(70, batch_size=32, seed=2), 1)
+
+
+def test_multi_attribute_batches_hold_pairs_of_every_group():
+    rng = np.random.default_rng(0)
+    n = 1000
+    race = rng.choice([0, 1, 2], n, p=[0.08, 0.15, 0.77])
+    language = rng.choice([-1, 0, 1, 2], n, p=[0.02, 0.95, 0.02, 0.01])
+    groups = {"race": race, "language": language}
+    sampler = make_sampler(groups, n=n, batch_size=32, seed=1)
+    assert isinstance(sampler, MultiGroupBatchSampler)
+    for epoch in (0, 1):
+        batches = _epoch(sampler, epoch)
+        assert len(batches) == len(sampler)
+        counts = np.bincount(np.concatenate(batches), minlength=n)
+        assert counts.min() >= 1  # every sample in every epoch
+        for b in batches:
+            assert len(b) == len(set(b)) <= 33
+            for codes in (race, language):
+                for g in np.unique(codes[codes >= 0]):
+                    assert (codes[b] == g).sum() >= min(2, (codes == g).sum())
+    assert np.mean([len(b) <= 32 for b in batches]) >= 0.95
+    # one attribute is the single-attribute sampler, none the plain one
+    assert isinstance(make_sampler({"race": race}, n=n, batch_size=32),
+                      GroupBatchSampler)
+    assert isinstance(make_sampler({}, n=n, batch_size=32),
+                      PlainBatchSampler)
