@@ -17,7 +17,7 @@ import torch
 
 import fairnb as fnb
 from fairnb.methods import Context
-from fairnb.train import TrainSettings, make_optimizer
+from fairnb.train import TrainSettings, make_optimizers
 
 VARIANTS = {"clip": {}, "fairclip_in_batch": {"group_source": "in_batch"},
             "fairclip_separate": {"group_source": "separate",
@@ -27,21 +27,16 @@ VARIANTS = {"clip": {}, "fairclip_in_batch": {"group_source": "in_batch"},
 def _time_steps(bundle, data, variant: str, *, batch_size: int,
                 steps: int) -> float:
     torch.manual_seed(0)
-    model = bundle.model.train()
+    bundle.model.train()
     name = "clip" if variant == "clip" else "fairclip"
     method = fnb.make_method(name, attribute="race", fair_weight=1.0,
                              group_batch_size=batch_size,
                              **VARIANTS[variant]) if name != "clip" \
         else fnb.make_method("clip")
-    opt = make_optimizer(model, TrainSettings(lr=1e-5))
-
-    def forward(batch):
-        images = fnb.data.torch.to_model_input(
-            batch.images, mean=bundle.mean, std=bundle.std)
-        img, txt, scale = model(images, batch.tokens)
-        return fnb.methods.Forward(img, txt, scale)
-
-    method.setup(Context(model=model, train=data, forward=forward))
+    method.setup(Context(bundle=bundle, train=data,
+                         device=torch.device("cpu")))
+    [opt] = make_optimizers(method.trainable(),
+                            TrainSettings(lr=1e-5)).values()
     rng = np.random.default_rng(0)
     batches = [rng.choice(len(data), batch_size, replace=False)
                for _ in range(steps + 1)]
@@ -49,7 +44,7 @@ def _time_steps(bundle, data, variant: str, *, batch_size: int,
     for index in batches:
         start = time.perf_counter()
         batch = data.batch(index)
-        loss, _ = method.loss(forward(batch), batch)
+        loss = method.training_step(batch, 0).loss
         opt.zero_grad()
         loss.backward()
         opt.step()

@@ -24,13 +24,17 @@ from typing import Any, ClassVar
 
 from .attributes import ATTRIBUTES, check_choice, closest, parse_attributes
 from .data.fairvlmed import SPLITS as SPLIT_NAMES
-from .devices import DEVICES
 from .data.sampler import SAMPLERS
+from .devices import DEVICES
 from .losses import BACKENDS, DISTANCES
-from .methods import (GROUP_SOURCES, SIMILARITIES, TRAINABLE,
-                      available_methods, method_parameters)
-from .protocols import (EVAL_MASKS, OPTIMIZERS, PROTOCOLS, SCHEDULES,
-                        SELECTIONS)
+from .methods import (
+    GROUP_SOURCES,
+    SIMILARITIES,
+    TRAINABLE,
+    available_methods,
+    method_parameters,
+)
+from .protocols import EVAL_MASKS, OPTIMIZERS, PROTOCOLS, SCHEDULES, SELECTIONS
 from .summarize import DEID_ENGINES, SUMMARIZERS
 
 PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
@@ -304,7 +308,14 @@ class SummarizeConfig(NotebookConfig):
 
 
 def parse_options(value) -> dict[str, Any]:
-    """``'{"k": 1}'`` (JSON), ``"k=1,name=x"`` or a dict -> options."""
+    """``'{"k": 1}'`` (JSON), ``"k=1,name=x"`` (or ``k:1``) or a dict ->
+    options; values are Python literals where they parse, else strings.
+
+    Examples
+    --------
+    >>> parse_options("min_group:3,backend=pot")
+    {'min_group': 3, 'backend': 'pot'}
+    """
     import json
     if isinstance(value, dict):
         return dict(value)
@@ -320,11 +331,11 @@ def parse_options(value) -> dict[str, Any]:
         return out
     out = {}
     for part in text.split(","):
-        name, sep, raw = part.partition("=")
+        name, sep, raw = part.partition("=" if "=" in part else ":")
         if not sep or not name.strip():
             raise ConfigError(
                 f"method_options part {part!r} is not name=value; write "
-                "e.g. shrink=0.5,mode=fast or a JSON object.")
+                "e.g. min_group:3,backend:pot or a JSON object.")
         try:
             out[name.strip()] = ast.literal_eval(raw.strip())
         except (ValueError, SyntaxError):

@@ -120,10 +120,14 @@ def geomloss_sinkhorn(x: torch.Tensor, y: torch.Tensor, *,
     ``SamplesLoss("sinkhorn", p=2, blur=blur)`` on (n, 1) and (m, 1)
     clouds with its defaults (scaling 0.5, debiased).
 
-    Its value matches :func:`sinkhorn_distance`; at FairCLIP's blur its
-    float32 backward is not the gradient of that value (measured 10-250x
-    off against finite differences), which is why it is an option, for
-    reproducing the released numbers only. Needs the ``geomloss`` extra.
+    Its value matches :func:`sinkhorn_distance` where its epsilon
+    annealing converges (blur a few percent of the data's range, or the
+    official similarity's scale); on cosines at FairCLIP's blur it stays
+    10-20 % off the exact limit, and in the official regime its float32
+    backward is not the gradient of its value (10-250x off against finite
+    differences; shared/research/peercheck-official-fairclip.md §3). An
+    option for reproducing the released numbers only; needs the
+    ``geomloss`` extra.
     """
     try:
         from geomloss import SamplesLoss

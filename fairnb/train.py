@@ -27,13 +27,24 @@ from tqdm.auto import tqdm
 
 from .attributes import check_attribute, check_choice
 from .callbacks import Callback, LiveCurves
-from .checkpoints import (load_checkpoint_file, rng_state, save_checkpoint,
-                          seed_everything, set_rng_state)
+from .checkpoints import (
+    load_checkpoint_file,
+    rng_state,
+    save_checkpoint,
+    seed_everything,
+    set_rng_state,
+)
 from .data.sampler import SAMPLERS, make_sampler
 from .devices import grad_scaler, resolve_device
 from .methods.base import Context, Method, ParamGroup
-from .protocols import (ENGINE_CHOICES, EVAL_MASKS, OPTIMIZERS, SCHEDULES,
-                        SELECTIONS, protocol_values)
+from .protocols import (
+    ENGINE_CHOICES,
+    EVAL_MASKS,
+    OPTIMIZERS,
+    SCHEDULES,
+    SELECTIONS,
+    protocol_values,
+)
 
 __all__ = ["History", "LiveCurves", "TrainSettings", "make_optimizers",
            "seed_everything", "train"]
@@ -201,8 +212,17 @@ class _Engine:
             m.load_state_dict(weights[k])
 
     def set_mode(self, training: bool) -> None:
+        """Train or eval mode; in training, a part none of whose
+        parameters train stays in eval mode (a frozen backbone's
+        BatchNorm statistics and dropout do not change)."""
         for m in self.all_modules().values():
             m.train(training)
+            if not training:
+                continue
+            for sub in m.modules():
+                params = list(sub.parameters())
+                if params and not any(p.requires_grad for p in params):
+                    sub.eval()
 
     def freeze_others(self) -> dict:
         """requires_grad off for every parameter no group trains; returns

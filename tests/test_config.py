@@ -51,3 +51,36 @@ def test_bad_values_name_the_fix(kw, words):
         ExploreConfig.create(**kw)
     for w in words:
         assert w in str(err.value)
+
+
+def test_official_protocol_fills_what_was_not_chosen():
+    from fairnb.config import FairCLIPConfig
+    from fairnb.protocols import PROTOCOLS
+    cfg = FairCLIPConfig.create(protocol="official")
+    for name, value in PROTOCOLS["official"].items():
+        assert getattr(cfg, name) == value, name
+    assert cfg.deviations() == {}
+    mine = FairCLIPConfig.create(protocol="official", explicit={"grad_clip"},
+                                 grad_clip=1.0)
+    assert mine.grad_clip == 1.0 and mine.sampler == "plain"
+    assert mine.deviations() == {"grad_clip": (1.0, 0.0)}
+    paper = FairCLIPConfig.create(preset="paper")
+    assert (paper.protocol, paper.model, paper.pretrained, paper.lr) == (
+        "official", "ViT-B-16", "openai", 1e-5)
+    assert FairCLIPConfig.create().deviations() == {}  # fairnb defaults
+
+
+def test_method_options_reach_the_method_and_are_checked():
+    from fairnb.config import ConfigError, FairCLIPConfig
+    cfg = FairCLIPConfig.create(method="fairclip",
+                                method_options="min_group=3,backend='pot'")
+    assert cfg.method_kwargs()["min_group"] == 3
+    assert FairCLIPConfig.create(
+        method="fairclip", method_options='{"min_group": 4}'
+    ).method_kwargs()["min_group"] == 4
+    assert "fair_weight" not in FairCLIPConfig.create(
+        method="clip").method_kwargs()
+    with pytest.raises(ConfigError, match="not options of method 'clip'"):
+        FairCLIPConfig.create(method="clip", method_options="shrink=1")
+    with pytest.raises(ConfigError, match="clip, fairclip, fairclip_plus"):
+        FairCLIPConfig.create(method="fairclipp")

@@ -64,7 +64,13 @@ def test_official_mode_matches_hand_computation():
     logits = (10.0 * fwd.image_features @ fwd.text_features.T).numpy()
     d = np.diag(logits @ logits)
     codes = np.array(CODES)
-    hand = sum(half_w2(d, d[codes == g] / d[codes == g].sum())
+
+    def group_side(g):  # the group's own sub-batch, as an official group
+        sub = logits[np.ix_(codes == g, codes == g)]  # batch would give
+        dg = np.diag(sub @ sub)
+        return dg / dg.sum()
+
+    hand = sum(half_w2(d, group_side(g))
                for g in (0, 1, 2))  # batch side raw, group side normalised
     np.testing.assert_allclose(logs["fair_term"], hand, rtol=1e-3)
     clip = clip_loss(fwd.image_features, fwd.text_features, 10.0)
@@ -123,20 +129,22 @@ def test_bad_options_name_the_choices():
         make_method("fairclip", similarity="cos")
 
 
-def test_separate_group_batches_run_without_gradient_per_group():
-    from fairnb.methods import Context
+class FakeTrain:
+    def __init__(self, codes):
+        self.codes = codes
 
-    n = 40
-    codes = np.array([0] * 10 + [1] * 12 + [2] * 14 + [-1] * 4)
-    feats = features(n=n, seed=4)
-    calls = []
+    def groups(self, attribute):
+        return self.codes
 
-    class Train:
-        def groups(self, attribute):
-            return codes
+    def batch(self, index):
+        return SimpleNamespace(index=torch.as_tensor(index))
 
-        def batch(self, index):
-            return SimpleNamespace(index=torch.as_tensor(index))
+
+def separate_method(codes, feats, calls, group_batch_size=8):
+    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
+                      blur=1e-6, group_source="separate",
+                      group_batch_size=group_batch_size)
+    method.setup(SimpleNamespace(train=FakeTrain(codes), seed=0))
 
     def forward(batch):
         calls.append(batch.index.tolist())
@@ -144,9 +152,17 @@ def test_separate_group_batches_run_without_gradient_per_group():
         return Forward(feats.image_features[i], feats.text_features[i],
                        feats.logit_scale)
 
-    method = FairCLIP(attribute_weights={"race": 1.0}, fair_weight=1.0,
-                      blur=1e-6, group_source="separate", group_batch_size=8)
-    method.setup(Context(model=None, train=Train(), forward=forward))
+    method.forward = forward
+    return method
+
+
+def test_separate_group_batches_run_without_gradient_per_group():
+    n = 40
+    codes = np.array([0] * 10 + [1] * 12 + [2] * 14 + [-1] * 4)
+    feats = features(n=n, seed=4, grad=True)
+    calls = []
+    method = separate_method(codes, feats, calls)
+    assert method.balance() == ()  # the official code shuffles plainly
     fwd = features(n=6, seed=5, grad=True)
     loss, logs = method.loss(fwd, batch([0, 1, 2, 0, 1, -1]))
     assert len(calls) == 3  # one extra batch per known group, none for -1
@@ -155,3 +171,24 @@ def test_separate_group_batches_run_without_gradient_per_group():
     assert torch.isfinite(loss) and logs["fair_term"] > 0
     loss.backward()
     assert fwd.image_features.grad is not None
+    assert feats.image_features.grad is None  # group side under no_grad
+
+
+def test_group_queues_reshuffle_every_pass_and_survive_a_checkpoint():
+    codes = np.array([0] * 10 + [1] * 3)
+    method = separate_method(codes, features(n=13), [], group_batch_size=4)
+    passes = []
+    for _ in range(3):  # a pass of group 0: batches of 4, 4, 2
+        got = [method.next_group_batch("race", 0) for _ in range(3)]
+        assert [len(b) for b in got] == [4, 4, 2]
+        order = np.concatenate(got)
+        assert sorted(order) == list(range(10))  # no sample dropped
+        passes.append(order.tolist())
+    assert passes[0] != passes[1] != passes[2] != passes[0]
+    method.next_group_batch("race", 0)
+    state = method.state_dict()
+    ahead = [method.next_group_batch("race", 0).tolist() for _ in range(4)]
+    other = separate_method(codes, features(n=13), [], group_batch_size=4)
+    other.load_state_dict(state)
+    assert [other.next_group_batch("race", 0).tolist()
+            for _ in range(4)] == ahead

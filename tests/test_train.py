@@ -11,7 +11,6 @@ from sklearn.metrics import roc_auc_score
 
 import fairnb as fnb
 from fairnb.attributes import ATTRIBUTES
-from fairnb.callbacks import Callback
 from fairnb.config import ExploreConfig
 from fairnb.data.sampler import PlainBatchSampler
 from fairnb.methods import CLIP

@@ -29,8 +29,12 @@ from ..attributes import ATTRIBUTES, check_attribute
 from ..notes import truncate_note
 from ..paths import data_dir
 from ..runs import atomic_write_bytes
-from .sampler import (GroupBatchSampler, MultiGroupBatchSampler,
-                      PlainBatchSampler, make_sampler)
+from .sampler import (
+    GroupBatchSampler,
+    MultiGroupBatchSampler,
+    PlainBatchSampler,
+    make_sampler,
+)
 
 __all__ = ["Batch", "GroupBatchSampler", "MultiGroupBatchSampler",
            "PlainBatchSampler", "SplitData", "cache_images", "make_sampler",

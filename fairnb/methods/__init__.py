@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from .base import Context, Method, ParamGroup, StepOutput
 from .clip import CLIP, TRAINABLE, Forward
-from .fairclip import (GROUP_SOURCES, SIMILARITIES, FairCLIP, FairCLIPPlus,
-                       pair_similarity)
-from .registry import (available_methods, make_method, method_parameters,
-                       register_method)
+from .fairclip import (
+                       GROUP_SOURCES,
+                       SIMILARITIES,
+                       FairCLIP,
+                       FairCLIPPlus,
+                       pair_similarity,
+)
+from .registry import (
+                       available_methods,
+                       make_method,
+                       method_parameters,
+                       register_method,
+)
 
 __all__ = ["CLIP", "Context", "FairCLIP", "FairCLIPPlus", "Forward",
            "GROUP_SOURCES", "Method", "ParamGroup", "SIMILARITIES",

@@ -14,9 +14,9 @@ from fairnb.data.torch import (
     GroupBatchSampler,
     MultiGroupBatchSampler,
     PlainBatchSampler,
-    make_sampler,
     cache_images,
     load_split,
+    make_sampler,
     preprocess_image,
     to_model_input,
 )

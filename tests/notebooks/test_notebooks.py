@@ -3,10 +3,15 @@ without outputs, and papermill runs it headlessly (smoke preset)."""
 import ast
 import io
 import json
+import signal
+import subprocess
+import sys
+import time
 import tokenize
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import papermill as pm
 import pytest
 from papermill.exceptions import PapermillExecutionError
@@ -187,8 +192,16 @@ def test_02_rejects_bad_parameters_by_name(tmp_path, parameters, words):
 @pytest.mark.parametrize("attribute", ["race", "gender", "ethnicity",
                                        "language"])
 def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
-    execute("03_fairclip", tmp_path, attribute=attribute)
+    out = execute("03_fairclip", tmp_path, attribute=attribute)
     run, metrics = latest_metrics("03_fairclip")
+    # the live curves are one figure updated in place, not one per epoch
+    nb = nbformat.read(out, as_version=4)
+    [cell] = [c for c in nb.cells if "fnb.LiveCurves()" in c.source]
+    plots = [o for o in cell.outputs
+             if "application/vnd.plotly.v1+json" in o.get("data", {})]
+    assert len(plots) == 1
+    assert len(plots[0]["data"]["application/vnd.plotly.v1+json"][
+        "data"]) >= 2  # the traces of both epochs' curves
     params = json.loads((run / "params.json").read_text())
     assert params["attribute"] == attribute and params["epochs"] == 2
     for a in ("race", "gender", "ethnicity", "language", "maritalstatus"):
@@ -198,6 +211,7 @@ def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
     assert "similarity_w1_race_black" in metrics
     assert "auc_gender_female" in metrics
     for name in ("predictions.npz", "by_group.csv", "checkpoints/last.pt",
+                 "epochs.csv",
                  "checkpoints/best.pt", "figures/training.html",
                  f"figures/auc_{attribute}.html"):
         assert (run / name).is_file(), name
@@ -217,6 +231,66 @@ def test_03_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
+
+
+def test_03_official_protocol_writes_the_official_mask_metrics(tmp_path):
+    from fairnb.data import open_dataset
+    from fairnb.protocols import PROTOCOLS
+
+    execute("03_fairclip", tmp_path, protocol="official", summaries="none")
+    run, metrics = latest_metrics("03_fairclip")
+    params = json.loads((run / "params.json").read_text())
+    for name, value in PROTOCOLS["official"].items():
+        assert params[name] == value, name
+    test = open_dataset(preset="smoke", summaries="none").metadata("test")
+    known = (test[["race", "gender", "ethnicity", "language"]] >= 0).all(axis=1)
+    assert 0 < known.sum() < len(test)
+    assert metrics["n_test_evaluated"] == known.sum()
+    assert metrics["n_test_excluded"] == len(test) - known.sum()
+    pred = np.load(run / "predictions.npz")
+    assert len(pred["y_true"]) == known.sum()
+    assert "selection" not in metrics  # selected on Validation
+
+
+def _kill_tree(pid):
+    import psutil
+
+    proc = psutil.Process(pid)
+    for p in proc.children(recursive=True) + [proc]:
+        p.send_signal(signal.SIGKILL)
+
+
+def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
+                                                          monkeypatch):
+    from fairnb.runs import list_runs
+
+    parameters = {"method": "fairclip", "summaries": "none", "epochs": 3}
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "whole"))
+    execute("03_fairclip", tmp_path, **parameters)
+    [whole] = list_runs("03_fairclip")
+
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "killed"))
+    args = [sys.executable, "-m", "papermill", "--cwd", str(NOTEBOOKS),
+            str(NOTEBOOKS / "03_fairclip.ipynb"), str(tmp_path / "k.ipynb"),
+            "-p", "preset", "smoke"]
+    for k, v in parameters.items():
+        args += ["-p", k, str(v)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    folder = tmp_path / "killed" / "03_fairclip"
+    deadline = time.monotonic() + 300
+    while not list(folder.glob("*/checkpoints/last.pt")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.05)
+    _kill_tree(proc.pid)  # SIGKILL the kernel (training) and papermill
+    proc.wait()
+    [run] = folder.iterdir()
+    assert not (run / "metrics.json").exists()
+    execute("03_fairclip", tmp_path, **parameters)  # the same command
+    assert [p.name for p in folder.iterdir()] == [run.name]
+    a = json.loads((whole / "metrics.json").read_text())
+    b = json.loads((run / "metrics.json").read_text())
+    assert a == b
 
 
 def runs_of_03(tmp_path, at_least):
