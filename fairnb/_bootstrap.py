@@ -293,7 +293,9 @@ def check_paired(a: GroupReport, b: GroupReport) -> None:
         raise ValueError(
             "compare needs two reports of the same attribute on the same "
             "samples (ids, order, labels, groups and include_unknown); got "
-            f"{a.attribute!r} and {b.attribute!r} with different samples."
+            f"{a.attribute!r} and {b.attribute!r} with different samples. "
+            "Compare runs evaluated on the same split of the same dataset "
+            "with the same eval_mask."
             if a.attribute == b.attribute else
             f"compare needs reports of one attribute; got {a.attribute!r} "
             f"and {b.attribute!r}.")

@@ -361,7 +361,7 @@ class FairCLIPConfig(NotebookConfig):
         "similarity": SIMILARITIES, "group_source": GROUP_SOURCES,
         "optimizer": OPTIMIZERS, "device": DEVICES,
         "protocol": tuple(PROTOCOLS), "trainable": TRAINABLE,
-        "sampler": SAMPLERS[:2], "schedule": SCHEDULES,
+        "sampler": SAMPLERS, "schedule": SCHEDULES,
         "eval_mask": EVAL_MASKS, "selection": SELECTIONS,
         "backend": BACKENDS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {

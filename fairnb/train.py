@@ -36,7 +36,8 @@ from .checkpoints import (
 )
 from .data.sampler import SAMPLERS, make_sampler
 from .devices import grad_scaler, resolve_device
-from .methods.base import Context, Method, ParamGroup
+from .methods.base import Context, Method
+from .optim import make_optimizers, make_scheduler
 from .protocols import (
     ENGINE_CHOICES,
     EVAL_MASKS,
@@ -80,7 +81,7 @@ class TrainSettings:
                 setattr(self, key, value)
         check_choice("optimizer", self.optimizer, OPTIMIZERS)
         check_choice("schedule", self.schedule, SCHEDULES)
-        check_choice("sampler", self.sampler, SAMPLERS[:2])
+        check_choice("sampler", self.sampler, SAMPLERS)
         check_choice("eval_mask", self.eval_mask, EVAL_MASKS)
         check_choice("selection", self.selection, SELECTIONS)
         if self.grad_clip < 0 or self.epochs < 1 or self.batch_size < 1:
@@ -116,58 +117,6 @@ class History:
 
 def _worst_if_nan(x: float) -> float:
     return -math.inf if x is None or math.isnan(x) else x
-
-
-def _no_decay(name: str, p: torch.Tensor) -> bool:
-    return p.ndim < 2 or "logit_scale" in name or name.endswith(".bias")
-
-
-def make_optimizers(groups: Sequence[ParamGroup], settings: TrainSettings
-                    ) -> dict[str, torch.optim.Optimizer]:
-    """One optimizer per ``ParamGroup.optimizer`` key, of the settings'
-    kind: AdamW (no decay on gains, biases, temperatures unless a group
-    sets ``weight_decay``) or the ``official`` Adam (betas 0.1, 0.1;
-    eps 1e-6; weight decay 6e-5)."""
-    by_key: dict[str, list[dict]] = {}
-    for group in groups:
-        lr = settings.lr * group.lr_scale
-        params = [(n, p) for n, p in group.params if p.requires_grad]
-        if settings.optimizer == "official":
-            by_key.setdefault(group.optimizer, []).append(
-                {"params": [p for _, p in params], "lr": lr,
-                 "weight_decay": 6e-5 if group.weight_decay is None
-                 else group.weight_decay})
-            continue
-        if group.weight_decay is not None:
-            split = [([p for _, p in params], group.weight_decay)]
-        else:
-            split = [([p for n, p in params if not _no_decay(n, p)],
-                      settings.weight_decay),
-                     ([p for n, p in params if _no_decay(n, p)], 0.0)]
-        by_key.setdefault(group.optimizer, []).extend(
-            {"params": ps, "lr": lr, "weight_decay": wd}
-            for ps, wd in split if ps)
-    if settings.optimizer == "official":
-        return {k: torch.optim.Adam(g, lr=settings.lr, betas=(0.1, 0.1),
-                                    eps=1e-6) for k, g in by_key.items()}
-    return {k: torch.optim.AdamW(g, lr=settings.lr)
-            for k, g in by_key.items()}
-
-
-def make_scheduler(optimizer, settings: TrainSettings, steps_per_epoch: int):
-    """Linear warm-up then cosine decay, or constant."""
-    total = max(1, settings.epochs * steps_per_epoch)
-    warm = int(settings.warmup * steps_per_epoch)
-
-    def factor(step: int) -> float:
-        if settings.schedule == "constant":
-            return 1.0
-        if step < warm:
-            return (step + 1) / warm
-        return 0.5 * (1 + math.cos(math.pi * (step - warm) / max(1, total
-                                                                  - warm)))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
 class _Engine:

@@ -46,7 +46,10 @@ def test_metrics_are_strict_json_and_flat(tmp_path, cfg):
     run.write_metrics({"auc": float("nan"), "n": 3})
     text = (run.path / "metrics.json").read_text()
     assert json.loads(text) == {"auc": None, "n": 3}
-    with pytest.raises(TypeError, match="flat numeric"):
+    run.write_metrics({"auc": 0.5, "selection": "test: optimistic"})
+    assert json.loads((run.path / "metrics.json").read_text())[
+        "selection"] == "test: optimistic"
+    with pytest.raises(TypeError, match="flat numbers or strings"):
         run.write_metrics({"by_group": {"a": 1}})
 
 

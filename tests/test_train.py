@@ -277,3 +277,17 @@ def test_predictions_round_trip(smoke, tmp_path):
     assert set(back.attributes) == set(fnb.ATTRIBUTES)
     metrics = back.metrics()
     assert "similarity_w1_race_black" in metrics and "dpd_gender" in metrics
+
+
+def test_test_set_selection_only_when_asked(smoke, monkeypatch):
+    bundle, data = smoke
+    with pytest.raises(ValueError, match="test_data"):
+        train(fresh(bundle), fnb.make_method("clip"), data["train"],
+              data["val"], settings=settings(selection="test"))
+    scripted_scores(monkeypatch, [0.9, 0.1, 0.5, 0.8])  # val, test, ...
+    history = train(fresh(bundle), fnb.make_method("clip"), data["train"],
+                    data["val"], test_data=data["test"],
+                    settings=settings(selection="test"))
+    assert history.best_epoch == 2 and history.selection == "test"
+    assert [r["test_auc"] for r in history.epochs] == [0.1, 0.8]
+    assert history.best_val_auc == 0.5

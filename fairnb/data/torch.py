@@ -10,7 +10,6 @@ Used in: 03_fairclip, 05_linear_probe.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import warnings
@@ -26,9 +25,9 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from ..attributes import ATTRIBUTES, check_attribute
+from ..checkpoints import save_checkpoint
 from ..notes import truncate_note
 from ..paths import data_dir
-from ..runs import atomic_write_bytes
 from .sampler import (
     GroupBatchSampler,
     MultiGroupBatchSampler,
@@ -163,9 +162,7 @@ def cache_images(ds, split: str, *, image_size: int, cache_dir=None,
             warnings.warn(f"Rebuilding unreadable image cache {path}: {exc}",
                           stacklevel=2)
     images = _build(ds, ids, split, image_size, workers or _default_workers())
-    buf = io.BytesIO()
-    torch.save({"key": key, "ids": ids, "images": images}, buf)
-    atomic_write_bytes(path, buf.getvalue())
+    save_checkpoint(path, {"key": key, "ids": ids, "images": images})
     return ids, images
 
 

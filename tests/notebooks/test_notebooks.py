@@ -243,7 +243,8 @@ def test_03_official_protocol_writes_the_official_mask_metrics(tmp_path):
     for name, value in PROTOCOLS["official"].items():
         assert params[name] == value, name
     test = open_dataset(preset="smoke", summaries="none").metadata("test")
-    known = (test[["race", "gender", "ethnicity", "language"]] >= 0).all(axis=1)
+    paper = ["race", "gender", "ethnicity", "language"]
+    known = (test[paper] >= 0).all(axis=1)
     assert 0 < known.sum() < len(test)
     assert metrics["n_test_evaluated"] == known.sum()
     assert metrics["n_test_excluded"] == len(test) - known.sum()
@@ -293,16 +294,25 @@ def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
     assert a == b
 
 
-def runs_of_03(tmp_path, at_least):
+@pytest.fixture(scope="module")
+def clip_runs(tmp_path_factory):
+    """Two 03 runs of their own (seeds 0 and 1), never another test's."""
     from fairnb.runs import list_runs
 
-    while len(list_runs("03_fairclip")) < at_least:
-        execute("03_fairclip", tmp_path, method="clip", epochs=1)
-    return list_runs("03_fairclip")
+    tmp = tmp_path_factory.mktemp("clip_runs")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FAIRNB_RUNS_DIR", str(tmp / "runs"))
+    for seed in (0, 1):
+        execute("03_fairclip", tmp, method="clip", epochs=1, seed=seed)
+    runs = list_runs("03_fairclip")
+    mp.undo()
+    return runs
 
 
-def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path):
-    a, b = runs_of_03(tmp_path, 2)[-2:]
+def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path, clip_runs):
+    a, b = clip_runs
+    assert json.loads((a / "params.json").read_text())["seed"] == 0
+    assert json.loads((b / "params.json").read_text())["seed"] == 1
     nb = execute("04_fairness_dashboard", tmp_path, run=str(a),
                  compare_to=str(b))  # interactive="auto": headless, static
     assert "live controls: False" in nb.read_text()
@@ -319,10 +329,10 @@ def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path):
     assert "within noise" in html or "better" in html or "worse" in html
 
 
-def test_04_forced_controls_do_not_hang_papermill(tmp_path):
+def test_04_forced_controls_do_not_hang_papermill(tmp_path, clip_runs):
     # figures displayed into an ipywidgets Output left nbclient waiting
     # for ever (papermill#723); the FigureWidget controls must not
-    run = runs_of_03(tmp_path, 1)[-1]
+    run = clip_runs[-1]
     nb = execute("04_fairness_dashboard", tmp_path, run=str(run),
                  interactive="on", n_boot=50)
     text = nb.read_text()
