@@ -16,8 +16,8 @@ import numpy as np
 import torch
 
 import fairnb as fnb
+from fairnb.engine import TrainSettings, make_optimizers
 from fairnb.methods import Context
-from fairnb.train import TrainSettings, make_optimizers
 
 VARIANTS = {"clip": {}, "fairclip_in_batch": {"group_source": "in_batch"},
             "fairclip_separate": {"group_source": "separate",

@@ -1,40 +1,60 @@
 """fairnb: assess and mitigate demographic performance gaps in medical
 vision-language (CLIP-style) models, one notebook at a time.
 
-Notebooks use ``import fairnb as fnb`` and call the names below.
+Notebooks use ``import fairnb as fnb`` and call the names below. Nothing
+heavy loads at ``import fairnb``: each submodule (and torch, open_clip,
+POT, transformers behind it) is imported the first time one of its names
+is used (PEP 562), so 01 and 04 never load torch.
 """
-from . import (attributes, callbacks, checkpoints, config, dashboard, data,
-               deid, evaluate, explore, losses, methods, metrics, models,
-               notes, paths, plots, protocols, runs, summarize,
-               summary_quality)
-from .attributes import (ATTRIBUTES, LABEL_NAMES, PAPER_ATTRIBUTES, SCHEMA,
-                         UNKNOWN, code_to_name, group_names, name_to_code)
-from .config import (ConfigError, DashboardConfig, ExploreConfig,
-                     FairCLIPConfig, SummarizeConfig)
-from .data import (Bias, DatasetError, ensure_synthetic, make_synthetic,
-                   open_dataset, read_dataset)
-from .data.torch import load_split
-from .evaluate import Predictions, zero_shot
-from .methods import (Method, available_methods, make_method,
-                      register_method)
-from .models import create_model
-from .runs import Run, latest, list_runs, resolve_run, start_run
-from .train import History, LiveCurves, TrainSettings, train
+from __future__ import annotations
+
+import importlib
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ATTRIBUTES", "Bias", "ConfigError", "DashboardConfig", "dashboard",
-    "DatasetError", "ExploreConfig",
-    "FairCLIPConfig", "History", "LABEL_NAMES", "LiveCurves",
-    "PAPER_ATTRIBUTES", "Predictions", "Run", "SCHEMA", "TrainSettings",
-    "UNKNOWN", "attributes", "code_to_name", "config", "create_model",
-    "SummarizeConfig", "data", "deid", "ensure_synthetic", "evaluate",
-    "explore", "group_names",
-    "latest", "list_runs", "load_split", "losses", "make_method",
-    "make_synthetic", "methods", "metrics", "models", "name_to_code",
-    "notes", "open_dataset", "paths", "plots", "read_dataset",
-    "resolve_run", "runs", "start_run", "summarize", "summary_quality",
-    "train", "zero_shot", "Method", "available_methods",
-    "register_method", "callbacks", "checkpoints", "protocols",
-]
+#: public name -> the submodule that defines it
+_NAMES = {
+    "ATTRIBUTES": "attributes", "LABEL_NAMES": "attributes",
+    "PAPER_ATTRIBUTES": "attributes", "SCHEMA": "attributes",
+    "UNKNOWN": "attributes", "code_to_name": "attributes",
+    "group_names": "attributes", "name_to_code": "attributes",
+    "ConfigError": "config", "DashboardConfig": "config",
+    "ExploreConfig": "config", "FairCLIPConfig": "config",
+    "SummarizeConfig": "config",
+    "Bias": "data", "DatasetError": "data", "ensure_synthetic": "data",
+    "make_synthetic": "data", "open_dataset": "data",
+    "read_dataset": "data",
+    "load_split": "data.torch",
+    "Predictions": "predictions", "zero_shot": "evaluate",
+    "Method": "methods", "available_methods": "methods",
+    "make_method": "methods", "register_method": "methods",
+    "create_model": "models",
+    "Run": "runs", "latest": "runs", "list_runs": "runs",
+    "resolve_run": "runs", "start_run": "runs",
+    "History": "engine", "TrainSettings": "engine", "train": "engine",
+    "LiveCurves": "callbacks",
+}
+_MODULES = ("attributes", "callbacks", "checkpoints", "choices", "config",
+            "dashboard", "data", "deid", "engine", "evaluate", "explore",
+            "losses",
+            "methods", "metrics", "models", "notes", "optim", "paths",
+            "plots", "predictions", "protocols", "runs", "summarize",
+            "summary_quality")
+
+__all__ = sorted(_NAMES) + list(_MODULES)
+
+
+def __getattr__(name: str):
+    if name in _NAMES:
+        value = getattr(importlib.import_module(f".{_NAMES[name]}",
+                                                __name__), name)
+    elif name in _MODULES:
+        value = importlib.import_module(f".{name}", __name__)
+    else:
+        raise AttributeError(f"module 'fairnb' has no attribute {name!r}")
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

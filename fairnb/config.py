@@ -23,18 +23,21 @@ from dataclasses import dataclass, field, fields
 from typing import Any, ClassVar
 
 from .attributes import ATTRIBUTES, check_choice, closest, parse_attributes
-from .data.fairvlmed import SPLITS as SPLIT_NAMES
-from .data.sampler import SAMPLERS
-from .devices import DEVICES
-from .losses import BACKENDS, DISTANCES
-from .methods import (
+from .choices import (
+    BACKENDS,
+    DEVICES,
+    DISTANCES,
+    EVAL_MASKS,
     GROUP_SOURCES,
+    OPTIMIZERS,
+    SAMPLERS,
+    SCHEDULES,
+    SELECTIONS,
     SIMILARITIES,
     TRAINABLE,
-    available_methods,
-    method_parameters,
 )
-from .protocols import EVAL_MASKS, OPTIMIZERS, PROTOCOLS, SCHEDULES, SELECTIONS
+from .data.fairvlmed import SPLITS as SPLIT_NAMES
+from .protocols import PROTOCOLS
 from .summarize import DEID_ENGINES, SUMMARIZERS
 
 PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
@@ -414,6 +417,7 @@ class FairCLIPConfig(NotebookConfig):
 
     def check(self) -> None:
         try:
+            from .methods import available_methods
             check_choice("method", self.method, available_methods())
         except ValueError as exc:
             raise ConfigError(str(exc).replace("Unknown method",
@@ -437,6 +441,7 @@ class FairCLIPConfig(NotebookConfig):
                 "method='fairclip_plus' needs attribute_weights, e.g. "
                 "'race:0.5,gender:0.5'.")
         options = parse_options(self.method_options)
+        from .methods import method_parameters
         unknown = set(options) - set(method_parameters(self.method))
         if unknown:
             raise ConfigError(
@@ -459,6 +464,7 @@ class FairCLIPConfig(NotebookConfig):
     def method_kwargs(self) -> dict[str, Any]:
         """Options for :func:`fairnb.make_method`: the 03 parameters the
         method accepts, then ``method_options``."""
+        from .methods import method_parameters
         accepted = method_parameters(self.method)
         out = {n: getattr(self, n) for n in METHOD_FIELDS if n in accepted}
         if "attribute_weights" in accepted and self.method != "fairclip" \
@@ -468,8 +474,8 @@ class FairCLIPConfig(NotebookConfig):
         return out
 
     def train_settings(self):
-        """The :class:`fairnb.train.TrainSettings` of this config."""
-        from .train import TrainSettings
+        """The :class:`fairnb.engine.TrainSettings` of this config."""
+        from .engine import TrainSettings
         return TrainSettings(
             attribute=self.attribute, epochs=self.epochs,
             batch_size=self.batch_size, lr=self.lr, protocol=self.protocol,

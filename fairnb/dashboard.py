@@ -26,7 +26,7 @@ import plotly.graph_objects as go
 
 from . import plots
 from .attributes import ATTRIBUTES, check_choice, code_to_name, group_codes
-from .evaluate import Predictions
+from .predictions import Predictions
 from .runs import atomic_write_text
 
 METRICS = ("auc", "acc", "tpr", "fpr")

@@ -12,8 +12,7 @@ from contextlib import nullcontext
 import torch
 
 from .attributes import check_choice
-
-DEVICES = ("auto", "cpu", "cuda")
+from .choices import DEVICES  # noqa: E402
 
 
 def resolve_device(device: str = "auto") -> torch.device:

@@ -15,9 +15,7 @@ import torch.nn.functional as F
 #: blur -> 0 limit: log-domain Sinkhorn needs ~1e4+ iterations there and,
 #: unconverged, is silently biased low (shared/research/ecosystem.md §2.2).
 EXACT_BELOW = 0.03
-DISTANCES = ("sinkhorn", "wasserstein1")
-#: Sinkhorn solvers: POT/exact (default), or geomloss as the released code
-BACKENDS = ("pot", "geomloss")
+from .choices import BACKENDS, DISTANCES  # noqa: E402,F401
 
 
 def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor,

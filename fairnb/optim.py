@@ -12,7 +12,7 @@ import torch
 from .methods.base import ParamGroup
 
 if TYPE_CHECKING:
-    from .train import TrainSettings
+    from .engine import TrainSettings
 
 
 def _no_decay(name: str, p: torch.Tensor) -> bool:

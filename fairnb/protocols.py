@@ -5,7 +5,7 @@ released FairCLIP code does (shared/METHODS.md §1.3). Both select the
 epoch on Validation; test-set selection (the released script's) is a
 separate switch, ``selection="test"``, never part of a protocol.
 
-Engine choices (:class:`fairnb.train.TrainSettings`):
+Engine choices (:class:`fairnb.engine.TrainSettings`):
 
 - ``sampler``: ``auto`` (the method's: groups of the attributes it
   balances, else plain) or ``plain`` (shuffled, last batch smaller);
@@ -22,6 +22,13 @@ Method choices (options of the contrastive methods): ``trainable``,
 (about 1e4) ties to the released values (1e-6 each).
 """
 from __future__ import annotations
+
+from .choices import (  # noqa: F401 (re-exported)
+    EVAL_MASKS,
+    OPTIMIZERS,
+    SCHEDULES,
+    SELECTIONS,
+)
 
 PROTOCOLS: dict[str, dict[str, object]] = {
     "fairnb": {"sampler": "auto", "grad_clip": 1.0, "optimizer": "adamw",
@@ -40,10 +47,6 @@ ENGINE_CHOICES = ("sampler", "grad_clip", "optimizer", "schedule",
                   "eval_mask")
 METHOD_CHOICES = ("trainable", "similarity", "group_source",
                   "group_batch_size", "fair_weight", "blur")
-OPTIMIZERS = ("adamw", "official")
-SCHEDULES = ("cosine", "constant")
-EVAL_MASKS = ("all", "official")
-SELECTIONS = ("val", "test")
 
 
 def protocol_values(name: str) -> dict[str, object]:

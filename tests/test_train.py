@@ -13,10 +13,10 @@ import fairnb as fnb
 from fairnb.attributes import ATTRIBUTES
 from fairnb.config import ExploreConfig
 from fairnb.data.sampler import PlainBatchSampler
+from fairnb.engine import TrainSettings, make_optimizers, train
 from fairnb.methods import CLIP
-from fairnb.train import TrainSettings, make_optimizers, train
 
-engine = sys.modules["fairnb.train"]  # fnb.train is the function
+engine = sys.modules["fairnb.engine"]
 
 
 @pytest.fixture(scope="module")

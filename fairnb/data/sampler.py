@@ -293,7 +293,6 @@ class MultiGroupBatchSampler(_Batches):
         return [self._order(rng, np.array(b, np.int64)) for b in batches]
 
 
-SAMPLERS = ("auto", "plain")
 
 
 def make_sampler(groups: Mapping[str, np.ndarray] | None, *, n: int,

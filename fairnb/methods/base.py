@@ -1,6 +1,6 @@
 """The interface between a training method and the engine.
 
-A method owns its parts; the engine (:func:`fairnb.train.train`) runs any
+A method owns its parts; the engine (:func:`fairnb.engine.train`) runs any
 method without knowing which it is. A method says
 
 - which parameters train (:meth:`Method.trainable`, named groups with
@@ -66,7 +66,7 @@ class Context:
     train: Any  # fairnb.data.torch.SplitData
     device: torch.device
     seed: int = 0
-    settings: Any = None  # fairnb.train.TrainSettings
+    settings: Any = None  # fairnb.engine.TrainSettings
 
     @property
     def model(self) -> torch.nn.Module:

@@ -19,11 +19,10 @@ from dataclasses import dataclass
 import torch
 
 from ..attributes import check_choice
+from ..choices import TRAINABLE  # noqa: E402
 from ..losses import clip_loss
 from .base import Method, ParamGroup, StepOutput
 from .registry import register_method
-
-TRAINABLE = ("all", "towers")
 
 
 @dataclass

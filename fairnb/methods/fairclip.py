@@ -39,12 +39,10 @@ import numpy as np
 import torch
 
 from ..attributes import ATTRIBUTES, check_attribute, check_choice
+from ..choices import GROUP_SOURCES, SIMILARITIES  # noqa: E402
 from ..losses import BACKENDS, DISTANCES, distribution_distance
 from .clip import CLIP, Forward
 from .registry import register_method
-
-SIMILARITIES = ("cosine", "logit", "official")
-GROUP_SOURCES = ("in_batch", "separate")
 
 
 def pair_similarity(fwd: Forward, *, similarity: str) -> torch.Tensor:

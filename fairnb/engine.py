@@ -34,7 +34,8 @@ from .checkpoints import (
     seed_everything,
     set_rng_state,
 )
-from .data.sampler import SAMPLERS, make_sampler
+from .choices import SAMPLERS
+from .data.sampler import make_sampler
 from .devices import grad_scaler, resolve_device
 from .methods.base import Context, Method
 from .optim import make_optimizers, make_scheduler

@@ -1,0 +1,107 @@
+"""Predictions of one split as a run folder keeps them (torch-free).
+
+``predictions.npz`` holds ``format_version``, ``ids``, ``y_true``,
+``y_score``, ``similarity`` (matched-pair cosines, zeros where a method
+has none) and ``attr_<attribute>`` codes. Figures, metrics and the
+dashboard read it without loading torch.
+
+Used in: 03_fairclip, 04_fairness_dashboard.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.stats import wasserstein_distance
+
+from .attributes import check_choice, code_to_name, group_slug
+from .runs import atomic_write_bytes
+
+#: version of the ``predictions.npz`` layout
+FORMAT_VERSION = 1
+
+
+@dataclass
+class Predictions:
+    """Zero-shot outputs of one split, as saved in ``predictions.npz``."""
+
+    ids: np.ndarray
+    y_true: np.ndarray
+    y_score: np.ndarray
+    similarity: np.ndarray  # cos(image_i, text_i) of matched pairs
+    attributes: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def save(self, path) -> None:
+        """Write ``predictions.npz`` (format :data:`FORMAT_VERSION`)."""
+        buf = io.BytesIO()
+        np.savez(buf, format_version=np.int64(FORMAT_VERSION),
+                 ids=self.ids.astype(str), y_true=self.y_true,
+                 y_score=self.y_score, similarity=self.similarity,
+                 **{f"attr_{a}": v for a, v in self.attributes.items()})
+        atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path) -> "Predictions":
+        """Read a ``predictions.npz`` (no pickles; older files without a
+        version are format 1)."""
+        with np.load(path, allow_pickle=False) as z:
+            version = int(z["format_version"]) if "format_version" in \
+                z.files else 1
+            if version > FORMAT_VERSION:
+                raise ValueError(
+                    f"{path} has predictions format {version}; this fairnb "
+                    f"reads up to {FORMAT_VERSION}. Update fairnb.")
+            attrs = {k[5:]: z[k] for k in z.files if k.startswith("attr_")}
+            return cls(ids=z["ids"], y_true=z["y_true"], y_score=z["y_score"],
+                       similarity=z["similarity"], attributes=attrs)
+
+    def subset(self, mask) -> "Predictions":
+        """The samples where ``mask`` (bool, shape (n,)) is True."""
+        mask = np.asarray(mask, dtype=bool)
+        if mask.shape != self.y_true.shape:
+            raise ValueError(f"mask has shape {mask.shape}; the predictions "
+                             f"{self.y_true.shape}.")
+        return Predictions(
+            ids=self.ids[mask], y_true=self.y_true[mask],
+            y_score=self.y_score[mask], similarity=self.similarity[mask],
+            attributes={a: v[mask] for a, v in self.attributes.items()})
+
+    def metrics(self, *, threshold: float = 0.5,
+                include_unknown: bool = False) -> dict[str, float]:
+        """Flat metrics (:func:`fairnb.metrics.summarize`) plus the
+        similarity W1 of every group."""
+        from .metrics import summarize
+        out = summarize(self.y_true, self.y_score,
+                        attributes=self.attributes, threshold=threshold,
+                        include_unknown=include_unknown)
+        out.update(similarity_w1(self.similarity, self.attributes))
+        return out
+
+
+def similarity_w1(similarity: np.ndarray,
+                  attributes: dict[str, np.ndarray]) -> dict[str, float]:
+    r"""``similarity_w1_<attribute>_<group>``: the 1-D Wasserstein-1
+    distance between a group's matched-pair similarities and all of them,
+    :math:`W_1(\{s_i\}_{A_i=g}, \{s_i\})` — the quantity FairCLIP acts on.
+    """
+    s = np.asarray(similarity, dtype=np.float64).reshape(-1, 1)
+    out = {}
+    for a, codes in attributes.items():
+        for g in sorted(set(np.unique(codes)) - {-1}):
+            part = s[codes == g]
+            key = f"similarity_w1_{a}_{group_slug(code_to_name(a, g))}"
+            out[key] = float(wasserstein_distance(part.ravel(), s.ravel()))
+    return out
+
+
+def mask_predictions(pred: Predictions, eval_mask: str = "all"
+                     ) -> Predictions:
+    """``pred`` under an evaluation mask: ``all`` keeps every sample,
+    ``official`` only those known in race, gender, ethnicity and language
+    (what the released FairCLIP code evaluates on)."""
+    from .metrics import official_mask
+    check_choice("eval_mask", eval_mask, ("all", "official"))
+    if eval_mask == "all":
+        return pred
+    return pred.subset(official_mask(pred.attributes))
