@@ -27,6 +27,8 @@ from pathlib import Path
 
 from .paths import repo_root, resolve, runs_dir
 
+#: version of the ``metrics.json`` contract (README: "Run folders")
+METRICS_SCHEMA_VERSION = 1
 PACKAGES = ("torch", "open_clip_torch", "pot", "numpy", "pandas",
             "scikit-learn", "fairlearn", "plotly", "papermill")
 
@@ -142,7 +144,9 @@ class Run:
             raise TypeError(
                 "metrics.json takes flat numbers or strings only; got "
                 + ", ".join(f"{k}={v!r}" for k, v in list(bad.items())[:5]))
-        return self.write_json("metrics.json", metrics)
+        return self.write_json("metrics.json", {
+            "schema_version": METRICS_SCHEMA_VERSION,
+            "notebook": self.notebook, **metrics})
 
     def save_figure(self, fig, name: str) -> Path:
         """Save a plotly figure as ``figures/<name>.html``.
@@ -250,14 +254,43 @@ def latest(notebook: str, *, root=None) -> Path:
     return found[-1]
 
 
+def run_notebook(path: Path) -> str:
+    """The notebook that wrote the run folder ``path`` (from its
+    ``metrics.json``; runs older than the contract: the parent folder)."""
+    try:
+        written = json.loads((path / "metrics.json").read_text()).get(
+            "notebook")
+    except (OSError, ValueError):
+        written = None
+    return written or path.parent.name
+
+
 def resolve_run(run: str, notebook: str, *, root=None) -> Path:
-    """``run`` as a folder, or the latest run of ``notebook`` when empty."""
+    """``run`` as a folder (a path, or a folder name under
+    ``runs/<notebook>/``), or the latest run of ``notebook`` when empty.
+
+    Raises
+    ------
+    FileNotFoundError
+        For an incomplete or missing folder.
+    ValueError
+        For a run folder another notebook wrote (the message names both).
+    """
     if not run:
         return latest(notebook, root=root)
     path = resolve(run)
+    parent = (resolve(root) if root else runs_dir()) / notebook
+    if not path.exists() and (parent / run).is_dir():
+        path = parent / run
     if not (path / "metrics.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a complete run folder (no metrics.json). Pass a "
-            f"folder under runs/{notebook}/ or leave the parameter empty "
-            "for the latest run.")
+            f"folder under runs/{notebook}/ (its path or its name) or leave "
+            "the parameter empty for the latest run.")
+    written = run_notebook(path)
+    if written != notebook:
+        raise ValueError(
+            f"{path} is a run of {written}, not of {notebook}. Pass a folder "
+            f"under runs/{notebook}/ or leave the parameter empty for the "
+            "latest run.")
     return path

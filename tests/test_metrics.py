@@ -1,6 +1,5 @@
 """Tests of fairnb.metrics: hand-made cases with known answers, and
 scikit-learn / fairlearn as independent oracles on random data."""
-import doctest
 import math
 import warnings
 
@@ -33,10 +32,6 @@ def random_data(n=600, seed=0, unknown=True):
     low = -1 if unknown else 0
     attrs = {a: rng.integers(low, len(g), n) for a, g in SCHEMA.items()}
     return y, s, attrs
-
-
-def test_doctests():
-    assert doctest.testmod(metrics).failed == 0
 
 
 def test_auc_and_accuracy_known_values():

@@ -45,7 +45,9 @@ def test_metrics_are_strict_json_and_flat(tmp_path, cfg):
     run = runs.start_run(cfg, root=tmp_path)
     run.write_metrics({"auc": float("nan"), "n": 3})
     text = (run.path / "metrics.json").read_text()
-    assert json.loads(text) == {"auc": None, "n": 3}
+    assert json.loads(text) == {"schema_version": 1,
+                                "notebook": cfg.NOTEBOOK, "auc": None,
+                                "n": 3}
     run.write_metrics({"auc": 0.5, "selection": "test: optimistic"})
     assert json.loads((run.path / "metrics.json").read_text())[
         "selection"] == "test: optimistic"
@@ -100,3 +102,15 @@ def test_atomic_write_honours_the_umask_and_keeps_an_old_mode(tmp_path):
         assert kept.stat().st_mode & 0o777 == 0o604
     finally:
         os.umask(old)
+
+
+def test_resolve_run_takes_a_name_and_refuses_another_notebooks_run(
+        tmp_path, cfg):
+    run = runs.start_run(cfg, root=tmp_path)
+    run.write_metrics({"auc": 0.5})
+    name = cfg.NOTEBOOK
+    assert runs.resolve_run(run.path.name, name, root=tmp_path) == run.path
+    assert runs.resolve_run(str(run.path), name, root=tmp_path) == run.path
+    with pytest.raises(ValueError) as err:
+        runs.resolve_run(str(run.path), "03_fairclip", root=tmp_path)
+    assert f"is a run of {name}, not of 03_fairclip" in str(err.value)

@@ -1,6 +1,5 @@
 """Summaries: the extractive summarizer on adversarial and synthetic notes,
 the post-check, the resumable CSV, the quality report and its figures."""
-import doctest
 
 import numpy as np
 import pandas as pd
@@ -34,11 +33,6 @@ ADVERSARIAL = {
     "only PHI": "Dr. John Smith 555-123-4567 john@example.com 01/02/2023",
     "numbers": " ".join(str(i) for i in range(400)),
 }
-
-
-def test_doctests():
-    for module in (extractive, summarize):
-        assert doctest.testmod(module).failed == 0
 
 
 @pytest.mark.parametrize("name", list(ADVERSARIAL))

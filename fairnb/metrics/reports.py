@@ -210,14 +210,17 @@ def reports_frame(reports: Mapping[str, GroupReport]) -> pd.DataFrame:
                      ignore_index=True)
 
 
-def flat_metrics(table: pd.DataFrame, *, attribute: str) -> dict:
-    """Flat ``metrics.json`` keys from a tidy report table.
+def flat_metrics(table: pd.DataFrame, *, attribute: str,
+                 overall: pd.DataFrame) -> dict:
+    """Flat ``metrics.json`` keys from tidy report tables.
 
-    ``auc``/``acc`` (and every other ``all`` row) come from ``attribute``'s
-    report, i.e. over the samples with a known value of it; then
-    ``<metric>_<attribute>`` for between-group metrics and
-    ``<metric>_<attribute>_<group>`` per group, each with ``_ci_low`` and
-    ``_ci_high``, and ``n_<attribute>_<group>``.
+    ``auc``, ``acc``, ``tpr``, ... (un-suffixed) and ``n`` are over *every*
+    evaluated sample, from ``overall`` (the tidy table of a report with
+    ``include_unknown=True``), as in 03's ``metrics.json``; the same
+    metrics over the samples with a known value of ``attribute`` are
+    ``<metric>_known_<attribute>``. Then ``<metric>_<attribute>`` for
+    between-group metrics and ``<metric>_<attribute>_<group>`` per group,
+    each with ``_ci_low`` and ``_ci_high``, and ``n_<attribute>_<group>``.
     """
     from .._bootstrap import BETWEEN_METRICS
 
@@ -227,13 +230,17 @@ def flat_metrics(table: pd.DataFrame, *, attribute: str) -> dict:
         out[key] = row.value
         out[f"{key}_ci_low"], out[f"{key}_ci_high"] = row.ci_low, row.ci_high
 
+    for row in overall.itertuples():
+        if row.group == "all" and row.metric not in BETWEEN_METRICS:
+            put(row.metric, row)
+            out["n"] = int(row.n)
     for row in table.itertuples():
         slug = group_slug(row.group)
         if row.group == "all" and row.metric in BETWEEN_METRICS:
             put(f"{row.metric}_{row.attribute}", row)
         elif row.group == "all":
             if row.attribute == attribute:
-                put(row.metric, row)
+                put(f"{row.metric}_known_{attribute}", row)
         else:
             put(f"{row.metric}_{row.attribute}_{slug}", row)
             out[f"n_{row.attribute}_{slug}"] = int(row.n)

@@ -309,6 +309,35 @@ def clip_runs(tmp_path_factory):
     return runs
 
 
+def recompute(path):
+    """Key metrics from predictions.npz with scikit-learn and fairlearn."""
+    from fairlearn.metrics import (
+        demographic_parity_difference,
+        equalized_odds_difference,
+    )
+    from sklearn.metrics import accuracy_score, roc_auc_score
+
+    z = np.load(path)
+    y, s = z["y_true"], z["y_score"]
+    p = (s >= 0.5).astype(int)
+    out = {"auc": roc_auc_score(y, s), "acc": accuracy_score(y, p),
+           "n": len(y)}
+    for a, names in (("race", ["asian", "black", "white"]),
+                     ("gender", ["female", "male"])):
+        g = z[f"attr_{a}"]
+        known = g >= 0
+        out[f"dpd_{a}"] = demographic_parity_difference(
+            y[known], p[known], sensitive_features=g[known])
+        out[f"deodds_{a}"] = equalized_odds_difference(
+            y[known], p[known], sensitive_features=g[known])
+        for code, name in enumerate(names):
+            m = g == code
+            out[f"n_{a}_{name}"] = int(m.sum())
+            if len(set(y[m])) == 2:
+                out[f"auc_{a}_{name}"] = roc_auc_score(y[m], s[m])
+    return out
+
+
 def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path, clip_runs):
     a, b = clip_runs
     assert json.loads((a / "params.json").read_text())["seed"] == 0
@@ -316,9 +345,29 @@ def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path, clip_runs):
     nb = execute("04_fairness_dashboard", tmp_path, run=str(a),
                  compare_to=str(b))  # interactive="auto": headless, static
     assert "live controls: False" in nb.read_text()
+    assert "torch loaded: False" in nb.read_text()
     out, metrics = latest_metrics("04_fairness_dashboard")
+    assert metrics["schema_version"] == 1
+    assert metrics["notebook"] == "04_fairness_dashboard"
     assert 0 <= metrics["auc"] <= 1
     assert metrics["auc_ci_low"] <= metrics["auc"] <= metrics["auc_ci_high"]
+    # one contract: every key 03 and 04 share means the same, and both
+    # equal scikit-learn / fairlearn on predictions.npz
+    m03 = json.loads((a / "metrics.json").read_text())
+    shared = sorted(set(m03) & set(metrics) - {"notebook"})
+    assert {"auc", "acc", "n", "es_auc_race", "dpd_language",
+            "auc_race_black", "n_gender_female"} <= set(shared)
+    for key in shared:
+        np.testing.assert_allclose(np.float64(metrics[key] if metrics[key]
+                                              is not None else np.nan),
+                                   np.float64(m03[key] if m03[key] is not
+                                              None else np.nan),
+                                   rtol=1e-12, err_msg=key)
+    independent = recompute(a / "predictions.npz")
+    for key, value in independent.items():
+        for m in (m03, metrics):
+            got = np.nan if m[key] is None else m[key]
+            np.testing.assert_allclose(got, value, rtol=1e-12, err_msg=key)
     assert "es_auc_race" in metrics and "dpd_gender_ci_high" in metrics
     table = (out / "by_group.csv").read_text().splitlines()
     assert table[0] == "attribute,group,metric,value,n,ci_low,ci_high"
