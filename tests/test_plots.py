@@ -164,18 +164,24 @@ def test_pareto_front_and_figure():
 
 
 def test_comparison_figure():
-    t = pd.DataFrame({
-        "attribute": "race", "group": ["Asian", "Black", "White"],
-        "metric": "auc", "a": [0.7, 0.6, 0.8], "b": [0.75, 0.6, 0.7],
-        "ci_low": [0.01, -0.05, -0.15], "ci_high": [0.09, 0.05, -0.05],
-        "verdict": ["b better", "no difference", "a better"]})
-    t["diff"] = t["b"] - t["a"]
+    from fairnb import metrics
+    rng = np.random.default_rng(0)
+    y, g = rng.integers(0, 2, 600), rng.integers(0, 3, 600)
+    noise = rng.normal(0, 1, 600)
+    s_a = 1 / (1 + np.exp(-(y - 0.5 + noise)))
+    # b: much better for Black (1), much worse for White (2), same for Asian
+    shift = np.select([g == 1, g == 2], [2.0, -0.45], 0.0)
+    s_b = 1 / (1 + np.exp(-((y - 0.5) * (1 + shift) + noise)))
+    ra, rb = (metrics.group_report(y, s, groups=g, attribute="race",
+                                   n_boot=200) for s in (s_a, s_b))
+    t = metrics.compare(ra, rb).query("metric == 'auc'")
+    assert {"better", "worse", "within noise"} == set(t["verdict"])
     fig = plots.comparison_figure(t)
     assert sorted(_names(fig)) == sorted(set(t["verdict"]))
     lay = fig.to_dict()["layout"]
     assert lay["xaxis"]["title"]["text"].startswith("difference b − a")
     total = sum(len(_arr(tr["x"])) for tr in fig.to_dict()["data"])
-    assert total == 3
+    assert total == len(t)
 
 
 def test_threshold_sweep_follows_crowded_scores():

@@ -136,7 +136,7 @@ def test_long_notes_are_cut_to_fit_the_model(loaded, name):
     long_note = " ".join(["glaucoma suspect IOP 30 mmHg"] * 400)
     out = loaded[name]([long_note, NOTES[1]])
     assert len(out) == 2
-    assert loaded["gpt2"]._clip_note(long_note) != long_note
+    assert loaded[name]._clip_note(long_note) != long_note
 
 
 def test_outputs_come_back_raw_for_the_post_check(folders):
