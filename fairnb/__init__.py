@@ -22,7 +22,7 @@ _NAMES = {
     "ExploreConfig": "config", "FairCLIPConfig": "config",
     "SummarizeConfig": "config",
     "Bias": "data", "DatasetError": "data", "ensure_synthetic": "data",
-    "make_synthetic": "data", "open_dataset": "data",
+    "make_synthetic": "data", "open_dataset": "sources",
     "read_dataset": "data",
     "load_split": "data.torch",
     "Predictions": "predictions", "zero_shot": "evaluate",
@@ -38,7 +38,8 @@ _MODULES = ("attributes", "callbacks", "checkpoints", "choices", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
             "losses",
             "methods", "metrics", "models", "notes", "optim", "paths",
-            "plots", "predictions", "protocols", "runs", "summarize",
+            "plots", "predictions", "protocols", "runs", "sources",
+            "summarize",
             "summary_quality")
 
 __all__ = sorted(_NAMES) + list(_MODULES)

@@ -368,7 +368,8 @@ def test_summaries_path_that_does_not_exist(tmp_path):
 
 def test_open_dataset_summarizes_when_no_summaries_exist(tmp_path,
                                                           monkeypatch):
-    from fairnb.data import make_synthetic, open_dataset
+    from fairnb.data import make_synthetic
+    from fairnb.sources import open_dataset
 
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))  # no 02
     root = make_synthetic(tmp_path / "ds", n=40, seed=4)

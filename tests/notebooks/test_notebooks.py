@@ -135,8 +135,8 @@ def test_01_rejects_bad_parameters_by_name(tmp_path, parameters, words):
 def test_02_summarizes_and_03_picks_the_summaries_up(tmp_path):
     import pandas as pd
 
-    from fairnb.data import find_summaries
     from fairnb.notes import count_tokens
+    from fairnb.sources import find_summaries
 
     execute("02_summarize_notes", tmp_path)
     run, metrics = latest_metrics("02_summarize_notes")
@@ -158,7 +158,8 @@ def test_02_summarizes_and_03_picks_the_summaries_up(tmp_path):
 
 
 def test_02_resumes_into_the_dataset_folder(tmp_path):
-    from fairnb.data import find_summaries, make_synthetic
+    from fairnb.data import make_synthetic
+    from fairnb.sources import find_summaries
 
     root = make_synthetic(tmp_path / "fairvlmed", n=60, seed=5)
     execute("02_summarize_notes", tmp_path, data_dir=str(root), limit=20,
@@ -239,8 +240,8 @@ def test_03_rejects_bad_parameters_by_name(tmp_path, parameters, words):
 
 
 def test_03_official_protocol_writes_the_official_mask_metrics(tmp_path):
-    from fairnb.data import open_dataset
     from fairnb.protocols import PROTOCOLS
+    from fairnb.sources import open_dataset
 
     execute("03_fairclip", tmp_path, protocol="official", summaries="none")
     run, metrics = latest_metrics("03_fairclip")

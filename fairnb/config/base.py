@@ -1,0 +1,183 @@
+"""The validation framework behind every notebook config.
+
+``cfg = fnb.<Config>.from_namespace(globals())`` fails on a parameter the
+notebook does not have (papermill only *warns* about ``-p atribute race``
+and then runs the default), checks every value (type, choices, range)
+naming the valid choices and the closest match, and gives the parameters
+you did not set the chosen preset's values.
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from ..attributes import check_choice, closest
+
+PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
+
+
+class ConfigError(ValueError):
+    """A notebook parameter is unknown or has a bad value."""
+
+
+def injected_names(namespace: dict) -> list[str]:
+    """Names assigned in papermill's injected-parameters cell, if any.
+
+    papermill writes the injected cell with a ``# Parameters`` header; the
+    kernel's input history (``In``) holds its source.
+    """
+    history = namespace.get("In") or namespace.get("_ih") or []
+    for source in reversed(list(history)):
+        if isinstance(source, str) and source.lstrip().startswith(
+                "# Parameters"):
+            return _assigned_names(source)
+    return []
+
+
+def _assigned_names(source: str) -> list[str]:
+    names = []
+    for node in ast.parse(source).body:
+        targets = node.targets if isinstance(node, ast.Assign) else []
+        names += [t.id for t in targets if isinstance(t, ast.Name)]
+    return names
+
+
+def _base_type(annotation) -> tuple[type, bool]:
+    """(type, optional) from an annotation like ``int | None``."""
+    if isinstance(annotation, str):
+        annotation = eval(annotation, vars(typing) | vars(types))
+    args = typing.get_args(annotation)
+    if args:
+        non_none = [a for a in args if a is not type(None)]
+        return non_none[0], len(non_none) < len(args)
+    return annotation, False
+
+
+def _coerce(name: str, value, kind: type, optional: bool):
+    if value is None:
+        if optional:
+            return None
+        raise ConfigError(f"Parameter {name!r} must not be None.")
+    if kind is float and isinstance(value, int) and not isinstance(
+            value, bool):
+        return float(value)
+    if kind is bool and value in ("True", "False", "true", "false"):
+        return str(value).lower() == "true"
+    if kind is str and isinstance(value, (int, float)) and not isinstance(
+            value, bool):
+        return str(value)
+    if kind in (list, tuple, Any):
+        return value
+    if not isinstance(value, kind) or (kind is int and isinstance(
+            value, bool)):
+        raise ConfigError(
+            f"Parameter {name!r} must be {kind.__name__}, got {value!r} "
+            f"({type(value).__name__}).")
+    return value
+
+
+@dataclass
+class NotebookConfig:
+    """Base of all notebook configs (see module docstring)."""
+
+    NOTEBOOK: ClassVar[str] = ""
+    #: valid values per parameter name
+    CHOICES: ClassVar[dict[str, tuple]] = {}
+    #: values of the parameters a preset changes (others keep defaults)
+    PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {}
+    # Subclasses declare their fields, ``preset`` among them, in the order
+    # of the notebook's parameters cell.
+
+    @classmethod
+    def parameter_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]
+
+    @classmethod
+    def from_namespace(cls, namespace: dict, **overrides):
+        """Build and validate the config from a notebook's ``globals()``."""
+        names = cls.parameter_names()
+        injected = injected_names(namespace)
+        cls._check_known(injected)
+        values = {n: namespace[n] for n in names if n in namespace}
+        values.update(overrides)
+        return cls.create(explicit=set(injected) | set(overrides), **values)
+
+    @classmethod
+    def _check_known(cls, given) -> None:
+        names = cls.parameter_names()
+        unknown = [n for n in given if n not in names]
+        if unknown:
+            hints = [f"{n!r} (did you mean {closest(n, names)!r}?)"
+                     if closest(n, names) else repr(n) for n in unknown]
+            raise ConfigError(
+                f"Unknown parameter {', '.join(hints)} for "
+                f"{cls.NOTEBOOK or cls.__name__}. Valid parameters: "
+                f"{', '.join(names)}.")
+
+    @classmethod
+    def create(cls, *, explicit=(), **values):
+        """Validate keyword values (unknown names raise) into a config.
+
+        Parameters the caller did not set explicitly (not in ``explicit``
+        and equal to their default) take the preset's value.
+        """
+        cls._check_known(values)
+        hints = typing.get_type_hints(cls)
+        coerced = {}
+        for n, v in values.items():
+            kind, optional = _base_type(hints[n])
+            coerced[n] = _coerce(n, v, kind, optional)
+        defaults = {f.name: f.default for f in fields(cls)}
+        chosen = set(explicit) | {n for n, v in coerced.items()
+                                  if v != defaults[n]}
+        cfg = cls(**coerced)
+        cfg._apply_preset(chosen)
+        cfg._check_choices()
+        cfg.check()
+        return cfg
+
+    def _check_choices(self) -> None:
+        check_choice_cfg("preset", self.preset, PRESETS)
+        for name, choices in self.CHOICES.items():
+            value = getattr(self, name)
+            if value is not None:
+                check_choice_cfg(name, value, choices)
+
+    def _apply_preset(self, chosen: set) -> None:
+        check_choice_cfg("preset", self.preset, PRESETS)
+        for name, value in self.PRESET_VALUES.get(self.preset, {}).items():
+            if name not in chosen:
+                setattr(self, name, value)
+
+    def check(self) -> None:
+        """Extra checks of a subclass (ranges, combinations)."""
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def check_choice_cfg(name: str, value, choices) -> None:
+    """:func:`check_choice` raising :class:`ConfigError`."""
+    try:
+        check_choice(f"value for {name!r}:", value, choices)
+    except ValueError as exc:
+        msg = str(exc).replace("Unknown value for", "Bad value for")
+        raise ConfigError(msg) from None
+
+
+def check_range(name: str, value, *, low=None, high=None) -> None:
+    """Raise ConfigError unless ``low <= value <= high``."""
+    if value is None:
+        return
+    if (low is not None and value < low) or (
+            high is not None and value > high):
+        raise ConfigError(
+            f"Parameter {name!r} = {value!r} is out of range "
+            f"[{low if low is not None else '-inf'}, "
+            f"{high if high is not None else 'inf'}].")
+
+
