@@ -205,3 +205,20 @@ def test_plots_module_palette_shared():
     roc = figs["roc"].data
     assert [t.line.color for t in roc] == [colors[n]
                                           for n in group_names("race")]
+
+
+def test_export_names_each_figure_once_and_the_compared_runs(tmp_path, runs):
+    dash = dashboard.Dashboard(runs, compare="fairclip")
+    page = dash.save(tmp_path / "d.html").read_text()
+    for fig in dash.redraw().values():
+        title = fig.layout.title.text
+        assert page.count(f'"text":"{title}"') == 0  # not in the plot too
+    assert "fairclip against baseline" in page
+    axis = "difference fairclip − baseline"
+    assert axis in page or axis.replace("−", "\\u2212") in page
+    # the compare menu never offers the run itself
+    dash.controls()
+    menu = dash.control_widgets["compare"]
+    assert "baseline" not in menu.options and "fairclip" in menu.options
+    dash.control_widgets["run"].value = "fairclip"
+    assert "fairclip" not in menu.options and menu.value == "(none)"

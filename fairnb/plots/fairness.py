@@ -182,7 +182,10 @@ def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
                      range=[min(xs), max(xs)] if xs else [0, 1])
     fig.update_yaxes(title_text="difference (0-1)", row=1, col=1)
     fig.update_yaxes(title_text="rate (0-1)", row=1, col=2)
-    return _layout(fig, f"Threshold sweep: {attribute}")
+    fig = _layout(fig, f"Threshold sweep: {attribute}")
+    # many traces: a legend below the plots, never cut at the right edge
+    return fig.update_layout(legend=dict(orientation="h", y=-0.25,
+                                         yanchor="top"), margin_b=140)
 
 
 def reliability_figure(y_true, y_score, groups, attribute: str,
@@ -291,23 +294,27 @@ def pareto_figure(runs: pd.DataFrame, attribute: str) -> go.Figure:
                    legend_title="method")
 
 
-def _diff_direction(diff_table: pd.DataFrame) -> str:
+def _diff_direction(diff_table: pd.DataFrame,
+                    names: tuple[str, str] = ("a", "b")) -> str:
     """Which way ``diff`` was taken, read from the ``a`` and ``b``
-    columns."""
+    columns, with the runs' ``names``."""
     if not {"a", "b", "diff"} <= set(diff_table.columns) or diff_table.empty:
         return "difference"
     d, a, b = (diff_table[c].to_numpy(float) for c in ("diff", "a", "b"))
+    first, second = names
     if np.allclose(d, b - a, equal_nan=True):
-        return "difference b − a"
+        return f"difference {second} − {first}"
     if np.allclose(d, a - b, equal_nan=True):
-        return "difference a − b"
+        return f"difference {first} − {second}"
     return "difference"
 
 
-def comparison_figure(diff_table: pd.DataFrame) -> go.Figure:
+def comparison_figure(diff_table: pd.DataFrame, *,
+                      names: tuple[str, str] = ("a", "b")) -> go.Figure:
     """Forest plot of paired differences with CIs (a ``compare()`` table:
-    ``attribute, group, metric, a, b, diff, ci_low, ci_high, verdict``),
-    coloured by verdict; the dotted line is no difference."""
+    ``attribute, group, metric, a, b, diff, ci_low, ci_high, verdict``;
+    ``names`` of runs a and b label the axis), coloured by verdict; the
+    dotted line is no difference."""
     t = diff_table.reset_index(drop=True)
     label = (t["attribute"].astype(str) + " · " + t["group"].astype(str)
              + " · " + t["metric"].astype(str).str.upper())
@@ -329,6 +336,7 @@ def comparison_figure(diff_table: pd.DataFrame) -> go.Figure:
     fig.update_yaxes(categoryorder="array",
                      categoryarray=list(label)[::-1])
     return _layout(fig, "Paired differences with 95 % CIs",
-                   xaxis_title=f"{_diff_direction(t)} (metric units, 0-1)",
+                   xaxis_title=f"{_diff_direction(t, names)} (metric "
+                   "units, 0-1)",
                    yaxis_title="attribute · group · metric",
                    legend_title="verdict", height=max(350, 28 * len(t)))

@@ -21,20 +21,27 @@ from pathlib import Path
 from typing import Callable, Mapping
 
 import numpy as np
-import pandas as pd
 import plotly.graph_objects as go
 
-from . import plots
-from .attributes import ATTRIBUTES, check_choice, code_to_name, group_codes
-from .predictions import Predictions
-from .runs import atomic_write_text
+from ..attributes import ATTRIBUTES, check_choice
+from ..predictions import Predictions
+from .export import export_html, headline_html
+from .figures import (
+    FIGURES,
+    METRICS,
+    build_figures,
+    quick_compare,
+    quick_table,
+)
 
-METRICS = ("auc", "acc", "tpr", "fpr")
-FIGURES = ("roc", "metrics", "threshold_sweep", "similarity", "reliability",
-           "confusion", "comparison")
 NO_COMPARISON = "(none)"
 #: Values of the ``interactive`` option / notebook parameter.
 INTERACTIVE = ("auto", "on", "off")
+
+__all__ = ["Dashboard", "FIGURES", "INTERACTIVE", "METRICS",
+           "NO_COMPARISON", "build_figures", "display", "export_html",
+           "has_frontend", "headline_html", "quick_compare", "quick_table",
+           "resolve_interactive"]
 
 
 def has_frontend() -> bool:
@@ -67,142 +74,6 @@ def resolve_interactive(value: bool | str) -> bool:
         return value
     check_choice("interactive", value, INTERACTIVE)
     return has_frontend() if value == "auto" else value == "on"
-
-
-def quick_table(pred: Predictions, attribute: str, *,
-                threshold: float = 0.5) -> pd.DataFrame:
-    """Tidy per-group AUC, accuracy, TPR and FPR of one attribute, without
-    CIs (columns ``attribute, group, metric, value, n, ci_low, ci_high``):
-    the dashboard's default when no ``table_fn`` (e.g. a bootstrap
-    ``group_report``) is given."""
-    from sklearn.metrics import roc_auc_score
-
-    y, s = np.asarray(pred.y_true), np.asarray(pred.y_score)
-    g, p = np.asarray(pred.attributes[attribute]), s >= threshold
-    rows = []
-    for code in group_codes(attribute):
-        m = g == code
-        if not m.any():
-            continue
-        yy, pp = y[m], p[m]
-        vals = dict(
-            auc=roc_auc_score(yy, s[m]) if len(set(yy)) == 2 else np.nan,
-            acc=np.mean(yy == pp),
-            tpr=pp[yy == 1].mean() if (yy == 1).any() else np.nan,
-            fpr=pp[yy == 0].mean() if (yy == 0).any() else np.nan)
-        rows += [(attribute, code_to_name(attribute, code), k, float(v),
-                  int(m.sum()), np.nan, np.nan) for k, v in vals.items()]
-    return pd.DataFrame(rows, columns=["attribute", "group", "metric",
-                                       "value", "n", "ci_low", "ci_high"])
-
-
-def quick_compare(a: Predictions, b: Predictions, attribute: str, *,
-                  threshold: float = 0.5) -> pd.DataFrame:
-    """Per-group metric differences ``b - a`` without CIs (verdict
-    ``"no CI"``), in the layout of ``compare()``."""
-    keys = ["attribute", "group", "metric"]
-    ta = quick_table(a, attribute, threshold=threshold)
-    tb = quick_table(b, attribute, threshold=threshold)
-    t = ta[keys + ["value"]].merge(tb[keys + ["value"]], on=keys,
-                                   suffixes=("_a", "_b"))
-    t = t.rename(columns={"value_a": "a", "value_b": "b"})
-    return t.assign(diff=t["b"] - t["a"], ci_low=np.nan, ci_high=np.nan,
-                    verdict="no CI")
-
-
-def build_figures(pred: Predictions, table: pd.DataFrame, *, attribute: str,
-                  threshold: float = 0.5, metric: str = "auc",
-                  compare_table: pd.DataFrame | None = None
-                  ) -> dict[str, go.Figure]:
-    """The static dashboard of one run, in display order: ``roc,
-    metrics, threshold_sweep, similarity, reliability, confusion`` and
-    ``comparison`` when ``compare_table`` is given.
-
-    ``table`` is a tidy by-group table (``GroupReport.to_frame()`` or
-    :func:`quick_table`); ``metric`` leads the bars and selects the rows of
-    ``compare_table`` (a ``compare()`` table) shown, with ``attribute``.
-    """
-    check_choice("attribute", attribute, list(pred.attributes))
-    y, s = pred.y_true, pred.y_score
-    g = pred.attributes[attribute]
-    order = (metric,) + tuple(m for m in METRICS if m != metric)
-    figs = {
-        "roc": plots.roc_figure(y, s, g, attribute),
-        "metrics": plots.metric_bars_figure(table, attribute, order),
-        "threshold_sweep": plots.threshold_sweep_figure(
-            y, s, g, attribute, threshold=threshold),
-        "similarity": plots.similarity_figure(pred.similarity, g, attribute),
-        "reliability": plots.reliability_figure(y, s, g, attribute),
-        "confusion": plots.confusion_figure(
-            y, (np.asarray(s) >= threshold).astype(int), g, attribute),
-    }
-    if compare_table is not None:
-        part = compare_table[compare_table["attribute"] == attribute]
-        if metric in set(part["metric"]):
-            part = part[part["metric"] == metric]
-        figs["comparison"] = plots.comparison_figure(part)
-    return figs
-
-
-def _fmt(row) -> str:
-    ci = ("" if np.isnan(row.ci_low) else
-          f" [{row.ci_low:.3f}, {row.ci_high:.3f}]")
-    return f"{row.value:.3f}{ci}"
-
-
-def headline_html(table: pd.DataFrame, attribute: str, *,
-                  comparison: pd.DataFrame | None = None) -> str:
-    """The dashboard's summary block: overall AUC, ES-AUC, DPD and
-    DEOdds with intervals, the groups from worst to best AUC, and the
-    comparison's verdicts (HTML, escaped)."""
-    part = table[table["attribute"] == attribute]
-    rows = {(r.group, r.metric): r for r in part.itertuples()}
-    items = [f"<li><b>{label}</b>: {_fmt(rows['all', key])}</li>"
-             for key, label in (("auc", "AUC"), ("es_auc", "ES-AUC"),
-                                ("dpd", "DPD"), ("deodds", "DEOdds"))
-             if ("all", key) in rows]
-    groups = sorted((r for (g, m), r in rows.items()
-                     if m == "auc" and g != "all" and not np.isnan(r.value)),
-                    key=lambda r: r.value)
-    if groups:
-        items.append("<li><b>AUC by group</b>, worst first: " + "; ".join(
-            f"{html.escape(r.group)} {_fmt(r)} (n={r.n})"
-            for r in groups) + "</li>")
-    if comparison is not None and len(comparison):
-        counts = comparison["verdict"].value_counts()
-        items.append("<li><b>comparison</b>: " + ", ".join(
-            f"{n} {html.escape(str(v))}" for v, n in counts.items())
-            + " (of the metric differences)</li>")
-    return f"<ul>{''.join(items)}</ul>"
-
-
-def _title(fig: go.Figure, key: str) -> str:
-    text = fig.layout.title.text
-    return text if text else key.replace("_", " ")
-
-
-def export_html(figures: Mapping[str, go.Figure], path, *, title: str,
-                summary_html: str = "") -> Path:
-    """Write ``figures`` to ONE self-contained HTML file (plotly.js
-    embedded once, works offline), atomically; a section with a heading
-    per figure, each in a ``<div id="fig-<key>">``."""
-    sections = []
-    for i, (key, fig) in enumerate(figures.items()):
-        div = fig.to_html(full_html=False, include_plotlyjs=i == 0,
-                          div_id=f"fig-{key}", default_width="100%")
-        sections.append(f'<section id="section-{key}">\n<h2>'
-                        f"{html.escape(_title(fig, key))}</h2>\n{div}\n"
-                        "</section>")
-    page = (
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset="
-        f"\"utf-8\">\n<title>{html.escape(title)}</title>\n<style>"
-        "body{font-family:sans-serif;max-width:1200px;margin:auto;"
-        "padding:1em}section{margin:2em 0}.summary{background:#f4f4f4;"
-        "padding:.5em 1em}</style>\n</head>\n<body>\n"
-        f"<h1>{html.escape(title)}</h1>\n"
-        f'<div class="summary">{summary_html}</div>\n'
-        + "\n".join(sections) + "\n</body>\n</html>\n")
-    return atomic_write_text(path, page)
 
 
 def _load(source) -> Predictions:
@@ -273,13 +144,15 @@ class Dashboard:
         pred = self.predictions(st["run"])
         table = self.table_fn(pred, st["attribute"], st["threshold"])
         other = st["compare"]
+        if other == st["run"]:  # a run against itself says nothing
+            other = st["compare"] = NO_COMPARISON
         diff = (self.compare_fn(pred, self.predictions(other),
                                 st["attribute"], st["threshold"])
                 if other not in (None, "", NO_COMPARISON) else None)
         self.table, self.comparison = table, diff
         return build_figures(pred, table, attribute=st["attribute"],
                              threshold=st["threshold"], metric=st["metric"],
-                             compare_table=diff)
+                             compare_table=diff, names=(st["run"], other))
 
     def summary_html(self) -> str:
         """The current state and :func:`headline_html` of the last
@@ -293,7 +166,8 @@ class Dashboard:
         return "<ul>" + "".join(
             f"<li><b>{k}</b>: {html.escape(str(v))}</li>"
             for k, v in items.items()) + "</ul>" + headline_html(
-                self.table, st["attribute"], comparison=self.comparison)
+                self.table, st["attribute"], comparison=self.comparison,
+                names=(st["run"], st["compare"]))
 
     def save(self, path) -> Path:
         """The current view as one offline HTML file (:func:`export_html`)."""
@@ -321,20 +195,32 @@ class Dashboard:
                                     description="threshold"),
             metric=w.Dropdown(options=METRICS, value=st["metric"],
                               description="metric"),
-            compare=w.Dropdown(options=[NO_COMPARISON, *self.sources],
+            compare=w.Dropdown(options=self._compare_options(st["run"]),
                                value=st["compare"] or NO_COMPARISON,
                                description="compare"))
         self.widgets = {key: go.FigureWidget() for key in FIGURES}
-        self.boxes = {key: w.Box([fig]) for key, fig in
-                      self.widgets.items()}
+        self.boxes = {key: w.Box([fig], layout=w.Layout(width="100%"))
+                      for key, fig in self.widgets.items()}
         for name, widget in ctl.items():
             widget.observe(lambda ch, n=name: self._draw(**{n: ch["new"]}),
                            names="value")
+        ctl["run"].observe(self._new_run, names="value")
         self.control_widgets = ctl
         self._draw()
         return w.VBox([w.HBox(list(ctl.values())[:3]),
                        w.HBox(list(ctl.values())[3:]),
                        *self.boxes.values()])
+
+    def _compare_options(self, run: str) -> list[str]:
+        """Runs to compare ``run`` with: every other one."""
+        return [NO_COMPARISON, *(r for r in self.sources if r != run)]
+
+    def _new_run(self, change) -> None:
+        menu = self.control_widgets["compare"]
+        options = self._compare_options(change["new"])
+        if menu.value not in options:
+            menu.value = NO_COMPARISON
+        menu.options = options
 
     def _draw(self, **state) -> None:
         """Redraw every ``FigureWidget`` in place; hide the comparison
@@ -349,6 +235,8 @@ class Dashboard:
                 live.data = ()
                 live.add_traces(list(fig.data))
                 live.layout = fig.layout
+                live.layout.width = None  # the cell's width, not 700 px
+                live.layout.autosize = True
 
     def show(self) -> None:
         """Display the controls (when interactive) or the static figures.
