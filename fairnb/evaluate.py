@@ -13,11 +13,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .attributes import ATTRIBUTES, check_choice, group_slug
+from .attributes import ATTRIBUTES, check_choice
 from .data.torch import to_model_input
 from .devices import autocast, resolve_device
 from .predictions import (  # noqa: F401 (re-exported)
     Predictions,
+    group_table,
     mask_predictions,
     similarity_w1,
 )
@@ -79,28 +80,3 @@ def zero_shot(bundle, data, *, prompts=DEFAULT_PROMPTS,
         y_score=y_score, similarity=(img * txt).sum(1).numpy(),
         attributes={a: data.attributes[:, i].numpy()
                     for i, a in enumerate(ATTRIBUTES)})
-
-
-def group_table(pred: Predictions, *, include_unknown: bool = False):
-    """Tidy per-group table for ``by_group.csv``: columns ``attribute,
-    group, metric, value, n, ci_low, ci_high`` (metrics ``auc``, ``acc``,
-    ``similarity_w1``; CIs are empty here and filled by the dashboard's
-    bootstrap)."""
-    import pandas as pd
-
-    from .attributes import group_names
-
-    flat = pred.metrics(include_unknown=include_unknown)
-    rows = []
-    for a in pred.attributes:
-        for name in group_names(a, include_unknown=include_unknown):
-            slug = group_slug(name)
-            n = flat.get(f"n_{a}_{slug}", 0)
-            for metric in ("auc", "acc", "similarity_w1"):
-                key = (f"similarity_w1_{a}_{slug}" if metric ==
-                       "similarity_w1" else f"{metric}_{a}_{slug}")
-                if key in flat:
-                    rows.append((a, name, metric, flat[key], n, np.nan,
-                                 np.nan))
-    return pd.DataFrame(rows, columns=["attribute", "group", "metric",
-                                       "value", "n", "ci_low", "ci_high"])

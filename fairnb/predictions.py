@@ -105,3 +105,27 @@ def mask_predictions(pred: Predictions, eval_mask: str = "all"
     if eval_mask == "all":
         return pred
     return pred.subset(official_mask(pred.attributes))
+
+
+def group_table(pred: Predictions, *, include_unknown: bool = False):
+    """Tidy per-group table for ``by_group.csv``: columns ``attribute,
+    group, metric, value, n, ci_low, ci_high`` (metrics ``auc``, ``acc``,
+    ``similarity_w1``; CIs are empty here and filled by the dashboard's
+    bootstrap)."""
+    import pandas as pd
+
+    from .attributes import group_names
+    flat = pred.metrics(include_unknown=include_unknown)
+    rows = []
+    for a in pred.attributes:
+        for name in group_names(a, include_unknown=include_unknown):
+            slug = group_slug(name)
+            n = flat.get(f"n_{a}_{slug}", 0)
+            for metric in ("auc", "acc", "similarity_w1"):
+                key = (f"similarity_w1_{a}_{slug}" if metric ==
+                       "similarity_w1" else f"{metric}_{a}_{slug}")
+                if key in flat:
+                    rows.append((a, name, metric, flat[key], n, np.nan,
+                                 np.nan))
+    return pd.DataFrame(rows, columns=["attribute", "group", "metric",
+                                       "value", "n", "ci_low", "ci_high"])

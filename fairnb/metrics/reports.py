@@ -5,7 +5,6 @@
 """
 from __future__ import annotations
 
-import warnings
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -30,25 +29,8 @@ from .scores import (
     _codes,
     _labels,
     _scores,
+    warn_undefined,
 )
-
-
-def _warn_undefined(attribute: str, y, g, names: Mapping[int, str],
-                    n_left_out: int) -> None:
-    present = [c for c in names if np.any(g == c)]
-    for c in present:
-        classes = np.unique(y[g == c]).tolist()
-        if len(classes) < 2:
-            warnings.warn(f"{attribute}={names[c]}: AUC is undefined when "
-                          f"y_true has a single class (classes {classes}, "
-                          f"n={int(np.sum(g == c))}); it is NaN.",
-                          UserWarning, stacklevel=3)
-    if len(present) < 2:
-        warnings.warn(
-            f"{attribute}: {len(present)} group(s) with data ({n_left_out} "
-            "Unknown samples left out); between-group metrics (ES, DPD, "
-            "DEOdds, disparity) need two and are NaN.", UserWarning,
-            stacklevel=3)
 
 
 def group_report(y_true, y_score, *, groups, attribute: str,
@@ -127,7 +109,7 @@ def group_report(y_true, y_score, *, groups, attribute: str,
     listed = group_codes(attribute) + ([UNKNOWN] if include_unknown else [])
     names = {c: code_to_name(attribute, c) for c in listed}
     yk, sk, gk = y[keep], s[keep], codes[keep]
-    _warn_undefined(attribute, yk, gk, names, int(np.sum(~keep)))
+    warn_undefined(attribute, yk, gk, names, int(np.sum(~keep)))
     boot = bs.resample_counts(2 * gk + yk, n_boot,
                               np.random.default_rng(seed))
     W = np.vstack([np.ones((1, yk.size)), boot])

@@ -19,6 +19,7 @@ from .._bootstrap import (  # noqa: F401 (re-exported)
     COMPARE_COLUMNS,
     REPORT_COLUMNS,
     GroupReport,
+    replicate_stats,
 )
 from ..attributes import (
     PAPER_ATTRIBUTES,
@@ -240,43 +241,42 @@ BETWEEN_GROUP_KEYS = ("es_auc", "es_acc", "dpd", "deodds",
                       "auc_std_disparity", "auc_max_disparity")
 
 
-def _between_groups(a: str, y, s, p, g, aucs, accs) -> dict[str, float]:
-    overall = _labelled(f"{a} (all groups)", auc, y, s)
-    finite = np.array([v for v in aucs.values() if not np.isnan(v)])
-    spread = finite.size >= 2  # a disparity needs two defined AUCs
-    values = (equity_scaled(overall, aucs),
-              equity_scaled(accuracy(y, p), accs),
-              demographic_parity_difference(p, g),
-              equalized_odds_difference(y, p, g),
-              float(np.std(finite) / overall) if spread else np.nan,
-              float(np.ptp(finite) / overall) if spread else np.nan)
-    return {f"{k}_{a}": v for k, v in zip(BETWEEN_GROUP_KEYS, values)}
+def warn_undefined(attribute: str, y, g, names: Mapping[int, str],
+                   n_left_out: int) -> None:
+    """Warn about groups whose AUC is undefined (one class) and about an
+    attribute with fewer than two groups with data."""
+    present = [c for c in names if np.any(g == c)]
+    for c in present:
+        classes = np.unique(y[g == c]).tolist()
+        if len(classes) < 2:
+            warnings.warn(f"{attribute}={names[c]}: AUC is undefined when "
+                          f"y_true has a single class (classes {classes}, "
+                          f"n={int(np.sum(g == c))}); it is NaN.",
+                          UserWarning, stacklevel=4)
+    if len(present) < 2:
+        warnings.warn(
+            f"{attribute}: {len(present)} group(s) with data ({n_left_out} "
+            "Unknown samples left out); between-group metrics (ES, DPD, "
+            "DEOdds, disparity) need two and are NaN.", UserWarning,
+            stacklevel=4)
 
 
 def _attribute_summary(a: str, codes: np.ndarray, y: np.ndarray,
                        s: np.ndarray, p: np.ndarray,
                        include_unknown: bool) -> dict[str, float]:
+    """One attribute's keys of :func:`summarize`, from the same weighted
+    kernels as the bootstrap reports (one weight row of ones)."""
     keep = np.ones(codes.size, bool) if include_unknown else codes != UNKNOWN
     y, s, p, g = y[keep], s[keep], p[keep], codes[keep]
-    aucs, accs = {}, {}
-    for c in np.unique(g).tolist():
-        label, m = f"{a}={code_to_name(a, c)}", g == c
-        aucs[c] = _labelled(label, auc, y[m], s[m])
-        accs[c] = _labelled(label, accuracy, y[m], p[m])
-    if len(aucs) >= 2:
-        out = _between_groups(a, y, s, p, g, aucs, accs)
-    else:
-        warnings.warn(
-            f"{a}: {len(aucs)} group(s) with data ({codes.size - g.size} "
-            "Unknown samples left out); between-group metrics (ES, DPD, "
-            "DEOdds, disparity) need two and are NaN.", UserWarning,
-            stacklevel=3)
-        out = {f"{k}_{a}": np.nan for k in BETWEEN_GROUP_KEYS}
     listed = group_codes(a) + ([UNKNOWN] if include_unknown else [])
-    for c in listed:
-        slug = group_slug(code_to_name(a, c))
-        out[f"auc_{a}_{slug}"] = aucs.get(c, np.nan)
-        out[f"acc_{a}_{slug}"] = accs.get(c, np.nan)
+    names = {c: code_to_name(a, c) for c in listed}
+    warn_undefined(a, y, g, names, codes.size - g.size)
+    stats = replicate_stats(np.ones((1, y.size)), y, s, p, g, names)
+    out = {f"{k}_{a}": float(stats["all", k][0]) for k in BETWEEN_GROUP_KEYS}
+    for c, name in names.items():
+        slug = group_slug(name)
+        out[f"auc_{a}_{slug}"] = float(stats[name, "auc"][0])
+        out[f"acc_{a}_{slug}"] = float(stats[name, "acc"][0])
         out[f"n_{a}_{slug}"] = int(np.sum(g == c))
     return out
 
@@ -323,7 +323,13 @@ def summarize(y_true, y_score, *, attributes: Mapping[str, np.ndarray],
     _check_lengths({"y_true": y, "y_score": s,
                     **{f"attributes[{a!r}]": c for a, c in codes.items()}})
     p = (s >= threshold).astype(np.int64)
-    out = {"auc": auc(y, s), "acc": accuracy(y, p), "n": int(y.size)}
+    if np.unique(y).size < 2:
+        warnings.warn(f"AUC is undefined when y_true has a single class "
+                      f"(classes {np.unique(y).tolist()}, n={y.size}); "
+                      "it is NaN.", UserWarning, stacklevel=2)
+    overall = replicate_stats(np.ones((1, y.size)), y, s, p, y, {})
+    out = {"auc": float(overall["all", "auc"][0]),
+           "acc": float(overall["all", "acc"][0]), "n": int(y.size)}
     for a, c in codes.items():
         out.update(_attribute_summary(a, c, y, s, p, include_unknown))
     return out

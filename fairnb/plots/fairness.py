@@ -110,11 +110,6 @@ def metric_bars_figure(table: pd.DataFrame, attribute: str,
                    legend_title=attribute)
 
 
-def _rate(pred: np.ndarray, mask: np.ndarray) -> float:
-    # fairlearn's convention: a group without the class scores 0
-    return float(pred[mask].mean()) if mask.any() else 0.0
-
-
 def threshold_sweep(y_true, y_score, groups, attribute: str,
                     thresholds=None) -> pd.DataFrame:
     r"""Per-threshold selection rate, TPR and FPR of each known group, and
@@ -131,21 +126,29 @@ def threshold_sweep(y_true, y_score, groups, attribute: str,
     group name or ``"between groups"`` (there: ``dpd, deodds``).
     ``thresholds`` default: :func:`sweep_thresholds`.
     """
+    from .._bootstrap import replicate_stats
+
     y, s, g = _arrays(y_true, y_score, groups)
     if thresholds is None:
         thresholds = sweep_thresholds(s)
     known = _known_groups(g, attribute)
-    rows = []
+    names = {c: name for c, name in known}
+    keep = g >= 0
+    y, s, g = y[keep].astype(np.int64), s[keep], g[keep]
+    ones, rows = np.ones((1, y.size)), []
     for t in np.asarray(thresholds, dtype=float):
-        p = (s >= t).astype(float)
-        per = [(name, _rate(p, g == c), _rate(p, (g == c) & (y == 1)),
-                _rate(p, (g == c) & (y == 0))) for c, name in known]
-        rows += [dict(threshold=t, group=n, selection_rate=r, tpr=tp,
-                      fpr=fp) for n, r, tp, fp in per]
-        sel, tpr, fpr = (np.array([r[i] for r in per]) for i in (1, 2, 3))
+        st = replicate_stats(ones, y, s, (s >= t).astype(np.int64), g,
+                             names)  # the metrics kernels, no resampling
+
+        # fairlearn's convention: a group without the class scores 0
+        rows += [dict(threshold=t, group=name, **{
+            col: float(np.nan_to_num(st[name, key][0]))
+            for col, key in (("selection_rate", "positive_rate"),
+                             ("tpr", "tpr"), ("fpr", "fpr"))})
+                 for name in names.values()]
         rows.append(dict(threshold=t, group="between groups",
-                         dpd=np.ptp(sel),
-                         deodds=max(np.ptp(tpr), np.ptp(fpr))))
+                         dpd=float(st["all", "dpd"][0]),
+                         deodds=float(st["all", "deodds"][0])))
     return pd.DataFrame(rows)
 
 
