@@ -8,8 +8,6 @@ Used in: 01_explore_data, 02_summarize_notes, 03_fairclip, 05_linear_probe.
 """
 from __future__ import annotations
 
-import math
-import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,24 +16,19 @@ import numpy as np
 import pandas as pd
 
 from .. import attributes, paths
-from ..attributes import ATTRIBUTES, LABEL, LABEL_NAMES, SCHEMA
-
-SPLITS = ("train", "val", "test")
-_FOLDERS = {"train": ("Training",), "val": ("Validation",),
-            "test": ("Test", "Testing")}
-IMAGE = "slo_fundus"
-FIELDS = (IMAGE, "md", "tds", "age", "gender", "race", "ethnicity",
-          "language", "maritalstatus", LABEL, "note", "note_extra")
-OFFICIAL_SUMMARIES = ("gpt-4_summarized_notes.csv",
-                      "gpt4_summarized_notes.csv")
-COLUMNS = ("id", "split", "file", "label", "age", "md", *ATTRIBUTES,
-           "note", "note_extra", "summary")
-_LAYOUT = ("Expected a folder with Training/, Validation/, Test/ (or "
-           "Testing/) of data_NNNNN.npz files")
-
-
-class DatasetError(ValueError):
-    """A dataset folder or file does not match the FairVLMed layout."""
+from ..attributes import ATTRIBUTES
+from ._npz import _as_uint8, _load, _row
+from ._summaries_csv import _find_summaries, _read_summaries
+from .layout import (  # noqa: F401 (re-exported)
+    _FOLDERS,
+    _LAYOUT,
+    COLUMNS,
+    FIELDS,
+    IMAGE,
+    OFFICIAL_SUMMARIES,
+    SPLITS,
+    DatasetError,
+)
 
 
 @dataclass(frozen=True, eq=False)  # eq would compare arrays elementwise
@@ -52,136 +45,6 @@ class Record:
     attributes: dict[str, int]
     age: float
     md: float
-
-
-class _NumpyOnlyUnpickler(pickle.Unpickler):
-    # Object arrays of strings are pickles; allow only what numpy needs to
-    # rebuild them so a crafted file cannot run code.
-    def find_class(self, module, name):
-        if (module, name) != ("_codecs", "encode") and (
-                module.split(".")[0] != "numpy" or name not in {
-                    "_reconstruct", "ndarray", "dtype", "scalar"}):
-            raise pickle.UnpicklingError(f"refusing {module}.{name}")
-        if module.startswith("numpy.core") and np.__version__[0] != "1":
-            module = "numpy._core" + module[len("numpy.core"):]
-        return super().find_class(module, name)
-
-
-def _header(npz, key):
-    name = f"{key}.npy" if f"{key}.npy" in npz.zip.namelist() else key
-    fp = npz.zip.open(name)
-    fmt = np.lib.format
-    reader = (fmt.read_array_header_1_0 if fmt.read_magic(fp) == (1, 0)
-              else fmt.read_array_header_2_0)
-    return fp, reader(fp)  # (shape, fortran_order, dtype)
-
-
-def _member(npz, key):
-    try:
-        return npz[key]
-    except ValueError:
-        fp, (_, _, dtype) = _header(npz, key)
-        with fp:
-            if not dtype.hasobject:
-                raise
-            return np.asarray(_NumpyOnlyUnpickler(fp).load())
-
-
-def _corrupt(path, exc):
-    return DatasetError(
-        f"Cannot read {path}: {type(exc).__name__}: {exc}. The file is "
-        "damaged or is not an .npz archive - re-download or re-extract it.")
-
-
-def _load(path: Path, *, small=True, image=False) -> dict:
-    try:
-        npz = np.load(path)
-    except Exception as exc:
-        raise _corrupt(path, exc) from exc
-    if not isinstance(npz, np.lib.npyio.NpzFile):  # a lone .npy array
-        raise _corrupt(path, TypeError("not an archive of named fields"))
-    with npz:
-        missing = [f for f in FIELDS if f not in npz.files]
-        if missing:
-            raise DatasetError(
-                f"{path} lacks field(s) {', '.join(missing)}. Every "
-                f"data_NNNNN.npz needs: {', '.join(FIELDS)}. Re-extract "
-                "the file or regenerate the dataset.")
-        try:
-            raw = {f: _member(npz, f) for f in FIELDS
-                   if small and f not in (IMAGE, "tds")}
-            fp, (raw["shape"], _, _) = _header(npz, IMAGE)
-            fp.close()
-            if image:
-                raw[IMAGE] = npz[IMAGE]
-        except Exception as exc:
-            raise _corrupt(path, exc) from exc
-    if len(raw["shape"]) != 2:
-        raise DatasetError(
-            f"{path}: {IMAGE} has shape {raw['shape']}; expected a 2-D "
-            "grayscale image (height x width, e.g. 664x512). Store the "
-            "image as one 2-D channel.")
-    return raw
-
-
-def _scalar(path, field, value):
-    a = np.asarray(value)
-    if a.size != 1:
-        raise DatasetError(f"{path}: {field} has shape {a.shape}; expected "
-                           "one value (a 0-d or 1-element array). Fix it.")
-    return a.reshape(()).item()
-
-
-def _number(path, field, value) -> float:
-    v = _scalar(path, field, value)
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        raise DatasetError(f"{path}: {field} = {v!r} is not a number. "
-                           "Store it as an int or float.") from None
-
-
-def _code(path, field, value, valid: dict[int, str]) -> int:
-    x = _number(path, field, value)
-    if math.isfinite(x) and x == int(x) and int(x) in valid:
-        return int(x)
-    names = ", ".join(f"{c} ({n})" for c, n in valid.items())
-    raise DatasetError(f"{path}: {field} = {x:g} is not a valid code. Valid "
-                       f"codes: {names}. Fix the value in the file.")
-
-
-def _text(path, field, value) -> str:
-    v = _scalar(path, field, value)
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
-
-
-def _row(path: Path, split: str, raw: dict) -> dict:
-    row = {"id": path.stem, "split": split, "file": str(path),
-           "label": _code(path, LABEL, raw[LABEL], LABEL_NAMES),
-           "age": _number(path, "age", raw["age"]),
-           "md": _number(path, "md", raw["md"])}
-    for a in ATTRIBUTES:
-        valid = {**SCHEMA[a], attributes.UNKNOWN: attributes.UNKNOWN_NAME}
-        row[a] = _code(path, a, raw[a], valid)
-    for t in ("note", "note_extra"):
-        row[t] = _text(path, t, raw[t])
-    return row
-
-
-def _as_uint8(image: np.ndarray) -> np.ndarray:
-    # Floats with max <= 1 are taken as [0, 1] intensities, others as 0-255.
-    if image.dtype == np.uint8:
-        return image
-    a = np.nan_to_num(image.astype(np.float64), nan=0.0)
-    if np.issubdtype(image.dtype, np.floating) and a.max(initial=0) <= 1:
-        a = a * 255
-    return np.clip(np.rint(a), 0, 255).astype(np.uint8)
-
-
-def _some(names) -> str:
-    names = sorted(names)
-    more = f" and {len(names) - 5} more" if len(names) > 5 else ""
-    return ", ".join(f"{n}.npz" for n in names[:5]) + more
 
 
 class FairVLMed:
@@ -293,60 +156,6 @@ def _split_folder(root: Path, split: str) -> Path:
     raise DatasetError(
         f"{root / _FOLDERS[split][0]} is missing. {_LAYOUT} - {fix} (or "
         "pass splits=... to read only the splits you have).")
-
-
-def _find_summaries(root: Path, summaries) -> Path | None:
-    if summaries is None:
-        return None
-    if summaries == "auto":
-        for name in OFFICIAL_SUMMARIES:
-            if (root / name).is_file():
-                return root / name
-        found = sorted(root.glob("*_summarized_notes.csv"))
-        if len(found) > 1:
-            raise DatasetError(
-                f"{root} has several summaries CSVs "
-                f"({', '.join(p.name for p in found)}); summaries='auto' "
-                "will not guess. Pass summaries=<one of them> or None.")
-        return found[0] if found else None
-    path = Path(summaries).expanduser()
-    if not path.is_absolute():
-        path = root / path if (root / path).is_file() else paths.resolve(path)
-    if not path.is_file():
-        raise DatasetError(
-            f"Summaries file {path} does not exist. Pass a CSV with columns "
-            "File Name, Original Note, Summarized Note, 'auto' or None.")
-    return path
-
-
-def _read_summaries(csv: Path, wanted: set[str], root: Path) -> dict:
-    try:
-        df = pd.read_csv(csv, dtype=str, keep_default_na=False)
-    except Exception as exc:
-        raise DatasetError(f"Cannot read {csv}: {exc}. Re-create it as a "
-                           "CSV with a header row.") from exc
-    if df.shape[1] < 3:
-        raise DatasetError(
-            f"{csv} has {df.shape[1]} column(s) ({', '.join(df.columns)}); "
-            "expected at least 3: File Name, Original Note, Summarized Note "
-            "(file name first, summary third). Re-create it in that layout.")
-    ids = [Path(n.strip()).name.removesuffix(".npz") for n in df.iloc[:, 0]]
-    table = dict(zip(ids, (t.strip() for t in df.iloc[:, 2])))
-    known = {p.stem for n in sum(_FOLDERS.values(), ())
-             for p in (root / n).glob("data_*.npz")}
-    problems = [
-        (set(pd.Series(ids)[pd.Series(ids).duplicated()]), "lists twice",
-         "keep one row per file"),
-        ([i for i in wanted if not table.get(i)], "has no summary for",
-         "re-run the summarizer (it resumes) or pass summaries=None"),
-        ([i for i in table if i not in known], "lists files not in "
-         f"the dataset at {root}:", "pass the CSV made for this dataset"),
-    ]
-    for names, what, fix in problems:
-        if names:
-            raise DatasetError(f"{csv} {what} {len(names)} file(s), e.g. "
-                               f"{_some(names)}. Fix: {fix}.")
-    return table
 
 
 def read_dataset(root, *, splits=SPLITS, summaries="auto",
