@@ -4,7 +4,8 @@ Writes ``bench/RESULTS.md`` with the machine it ran on. Targets: FairCLIP
 in-batch step <= 1.05x CLIP; cached loader >= 10x per-sample decoding;
 bootstrap group reports (2,000 samples, 4 attributes, 1,000 resamples)
 <= 2 s; offline note summaries (de-identification included) >= 200 notes/s;
-a streamed checkpoint's peak memory <= 5 % of one built in memory.
+a streamed checkpoint's peak memory <= 5 % of one built in memory;
+``import fairnb`` < 1 s without torch.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import bench_checkpoints
+from .imports import bench_imports
 from .loader import bench_loader
 from .metrics import bench_metrics
 from .steps import bench_steps
@@ -44,6 +46,7 @@ def main() -> int:
     reports = bench_metrics()
     notes = bench_summaries()
     ckpt = bench_checkpoints()
+    imports = bench_imports()
     lines = [
         "# Benchmarks", "",
         f"Machine: {machine()}. Run: "
@@ -83,7 +86,14 @@ def main() -> int:
               "(target <= 0.05) |", "|---|---|---|",
               f"| {ckpt['memory_peak_mb']:.0f}, {ckpt['memory_s']:.2f} | "
               f"{ckpt['stream_peak_mb']:.2f}, {ckpt['stream_s']:.2f} | "
-              f"{ckpt['ratio']:.4f} |"]
+              f"{ckpt['ratio']:.4f} |",
+              "", "## Import time (fresh interpreter, median of 3)", "",
+              "| what | seconds | / import torch | loads torch |",
+              "|---|---|---|---|"]
+    lines += [f"| {name} | {r['seconds']:.3f} | {r['ratio_to_torch']:.3f} "
+              f"| {'yes' if r['torch'] else 'no'} |"
+              for name, r in imports["rows"].items()]
+    lines += ["", "Target: `import fairnb` < 1 s and without torch."]
     text = "\n".join(lines) + "\n"
     Path(__file__).with_name("RESULTS.md").write_text(text)
     print(text)
@@ -96,6 +106,8 @@ def main() -> int:
     if not notes["ok"]:
         failed.append(f"summaries {notes['notes_per_s']:.0f} notes/s < "
                       f"{notes['target']:.0f}")
+    if not imports["ok"]:
+        failed.append("import fairnb >= 1 s or loads torch")
     if not ckpt["ok"]:
         failed.append(f"checkpoint peak ratio {ckpt['ratio']:.3f} > 0.05")
     if failed:

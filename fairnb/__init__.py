@@ -4,7 +4,7 @@ vision-language (CLIP-style) models, one notebook at a time.
 Notebooks use ``import fairnb as fnb`` and call the names below. Nothing
 heavy loads at ``import fairnb``: each submodule (and torch, open_clip,
 POT, transformers behind it) is imported the first time one of its names
-is used (PEP 562), so 01 and 04 never load torch.
+is used (PEP 562); 04 never loads torch.
 """
 from __future__ import annotations
 

@@ -114,3 +114,15 @@ def test_resolve_run_takes_a_name_and_refuses_another_notebooks_run(
     with pytest.raises(ValueError) as err:
         runs.resolve_run(str(run.path), "03_fairclip", root=tmp_path)
     assert f"is a run of {name}, not of 03_fairclip" in str(err.value)
+
+
+def test_import_fairnb_loads_no_heavy_library():
+    import subprocess
+    import sys
+    code = ("import sys, fairnb; fairnb.FairCLIPConfig; fairnb.dashboard; "
+            "fairnb.Predictions; fairnb.metrics; print(sorted(m for m in "
+            "('torch', 'open_clip', 'ot', 'transformers') if m in "
+            "sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                         text=True, check=True).stdout.strip()
+    assert out == "[]"
