@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +78,73 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+# The engine's checkpoint files ---------------------------------------------
+def engine_state(engine, epoch: int) -> dict:
+    """Everything :func:`resume_run` needs, after ``epoch`` (0-based)."""
+    return {"epoch": epoch + 1, "method": engine.method.name,
+            "settings": asdict(engine.settings),
+            "weights": engine.weights(),
+            "method_state": engine.method.state_dict(),
+            "optimizers": {k: o.state_dict() for k, o in
+                           engine.optimizers.items()},
+            "schedulers": {k: s.state_dict() for k, s in
+                           engine.schedulers.items()},
+            "scaler": engine.scaler.state_dict(),
+            "sampler": engine.sampler.state_dict(), "rng": rng_state(),
+            "history": asdict(engine.history), **bundle_meta(engine)}
+
+
+def bundle_meta(engine) -> dict:
+    """What a checkpoint says about the model it holds."""
+    return {"model_name": engine.bundle.name,
+            "pretrained": engine.bundle.pretrained,
+            "quick_gelu": bool(getattr(engine.bundle, "quick_gelu",
+                                       False))}
+
+
+def write_checkpoints(engine, epoch: int, improved: bool) -> None:
+    """``best.pt`` (when ``improved``) then ``last.pt`` of the run."""
+    folder = engine.run.path / "checkpoints"
+    if improved:  # best.pt first: a last.pt never names a missing best
+        save_checkpoint(folder / "best.pt", {
+            "model": engine.model.state_dict(),
+            "modules": {k: m.state_dict() for k, m in
+                        engine.modules.items()},
+            "epoch": epoch + 1, "score": engine.history.best_score,
+            "selection": engine.settings.selection,
+            "method": engine.method.name, **bundle_meta(engine)})
+    save_checkpoint(folder / "last.pt", engine_state(engine, epoch))
+
+
+def resume_run(engine) -> int:
+    """Load ``checkpoints/last.pt`` of the engine's run into it; returns
+    the next epoch (0 without a checkpoint)."""
+    path = engine.run.path / "checkpoints" / "last.pt"
+    if not path.is_file():
+        return 0
+    state = load_checkpoint_file(path)
+    mine = asdict(engine.settings)
+    if state["settings"] != mine or state["method"] != engine.method.name:
+        diff = {k: (state["settings"].get(k), v) for k, v in
+                mine.items() if state["settings"].get(k) != v}
+        raise ValueError(
+            f"{path} was written by method {state['method']!r} with "
+            f"other settings ({diff}); resume with the same parameters"
+            " or start a new run folder.")
+    engine.load_weights(state["weights"])
+    engine.method.load_state_dict(state["method_state"])
+    for k, o in engine.optimizers.items():
+        o.load_state_dict(state["optimizers"][k])
+    for k, s in engine.schedulers.items():
+        s.load_state_dict(state["schedulers"][k])
+    engine.scaler.load_state_dict(state["scaler"])
+    engine.sampler.load_state_dict(state["sampler"])
+    engine.history = type(engine.history)(**state["history"])
+    best = load_checkpoint_file(path.with_name("best.pt"))
+    engine.best_state = {"model": best["model"], **best["modules"]}
+    engine.history.best_epoch = best["epoch"]
+    engine.history.best_score = best["score"]
+    set_rng_state(state["rng"])
+    return int(state["epoch"])

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
@@ -27,13 +27,7 @@ from tqdm.auto import tqdm
 
 from .attributes import check_attribute, check_choice
 from .callbacks import Callback, LiveCurves
-from .checkpoints import (
-    load_checkpoint_file,
-    rng_state,
-    save_checkpoint,
-    seed_everything,
-    set_rng_state,
-)
+from .checkpoints import resume_run, seed_everything, write_checkpoints
 from .choices import SAMPLERS
 from .data.sampler import make_sampler
 from .devices import grad_scaler, resolve_device
@@ -224,67 +218,6 @@ class _Engine:
             f"the last good checkpoint is kept{where}. Lower lr or the "
             "fairness weight, or set grad_clip (e.g. 1.0).")
 
-    def state(self, epoch: int) -> dict:
-        return {"epoch": epoch + 1, "method": self.method.name,
-                "settings": asdict(self.settings),
-                "weights": self.weights(),
-                "method_state": self.method.state_dict(),
-                "optimizers": {k: o.state_dict() for k, o in
-                               self.optimizers.items()},
-                "schedulers": {k: s.state_dict() for k, s in
-                               self.schedulers.items()},
-                "scaler": self.scaler.state_dict(),
-                "sampler": self.sampler.state_dict(), "rng": rng_state(),
-                "history": asdict(self.history), **self.bundle_meta()}
-
-    def bundle_meta(self) -> dict:
-        return {"model_name": self.bundle.name,
-                "pretrained": self.bundle.pretrained,
-                "quick_gelu": bool(getattr(self.bundle, "quick_gelu",
-                                           False))}
-
-    def checkpoint(self, epoch: int, improved: bool) -> None:
-        folder = self.run.path / "checkpoints"
-        if improved:  # best.pt first: a last.pt never names a missing best
-            save_checkpoint(folder / "best.pt", {
-                "model": self.model.state_dict(),
-                "modules": {k: m.state_dict() for k, m in
-                            self.modules.items()},
-                "epoch": epoch + 1, "score": self.history.best_score,
-                "selection": self.settings.selection,
-                "method": self.method.name, **self.bundle_meta()})
-        save_checkpoint(folder / "last.pt", self.state(epoch))
-
-    def resume(self) -> int:
-        """Load ``checkpoints/last.pt`` of the run; the next epoch."""
-        path = self.run.path / "checkpoints" / "last.pt"
-        if not path.is_file():
-            return 0
-        state = load_checkpoint_file(path)
-        mine = asdict(self.settings)
-        if state["settings"] != mine or state["method"] != self.method.name:
-            diff = {k: (state["settings"].get(k), v) for k, v in
-                    mine.items() if state["settings"].get(k) != v}
-            raise ValueError(
-                f"{path} was written by method {state['method']!r} with "
-                f"other settings ({diff}); resume with the same parameters"
-                " or start a new run folder.")
-        self.load_weights(state["weights"])
-        self.method.load_state_dict(state["method_state"])
-        for k, o in self.optimizers.items():
-            o.load_state_dict(state["optimizers"][k])
-        for k, s in self.schedulers.items():
-            s.load_state_dict(state["schedulers"][k])
-        self.scaler.load_state_dict(state["scaler"])
-        self.sampler.load_state_dict(state["sampler"])
-        self.history = History(**state["history"])
-        best = load_checkpoint_file(path.with_name("best.pt"))
-        self.best_state = {"model": best["model"], **best["modules"]}
-        self.history.best_epoch = best["epoch"]
-        self.history.best_score = best["score"]
-        set_rng_state(state["rng"])
-        return int(state["epoch"])
-
 
 def _score(method, data, settings, device) -> dict:
     """AUC and the attribute's ES-AUC of ``method.score(data)``, under the
@@ -321,7 +254,7 @@ def train(bundle, method: Method, train_data, val_data, *,
         raise ValueError("selection='test' needs test_data=.")
     seed_everything(settings.seed)
     engine = _Engine(bundle, method, train_data, settings, run)
-    start = engine.resume() if resume and run is not None else 0
+    start = resume_run(engine) if resume and run is not None else 0
     history = engine.history
     restore = engine.freeze_others()
     try:
@@ -384,4 +317,4 @@ def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
         history.best_epoch, history.best_score = epoch + 1, score
         engine.best_state = engine.weights()
     if engine.run is not None:
-        engine.checkpoint(epoch, improved)
+        write_checkpoints(engine, epoch, improved)
