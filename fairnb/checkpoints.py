@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
@@ -21,21 +20,8 @@ import torch
 
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """``torch.save(state)`` to ``path`` atomically, streamed to disk."""
-    from .runs import file_mode
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, file_mode(path))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    from .runs import atomic_write
+    return atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint_file(path: str | os.PathLike) -> dict:

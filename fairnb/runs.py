@@ -33,14 +33,16 @@ PACKAGES = ("torch", "open_clip_torch", "pot", "numpy", "pandas",
             "scikit-learn", "fairlearn", "plotly", "papermill")
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` so readers never see a partial file."""
+def atomic_write(path: str | os.PathLike, write) -> Path:
+    """Call ``write(fh)`` on a temporary file beside ``path``, sync it and
+    rename it over ``path``, so readers never see a partial file (and a
+    large object streams to disk instead of being built in memory)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, file_mode(path))  # mkstemp gives 0600
@@ -49,6 +51,11 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so readers never see a partial file."""
+    return atomic_write(path, lambda fh: fh.write(data))
 
 
 def file_mode(path: Path) -> int:
