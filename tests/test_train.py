@@ -61,6 +61,11 @@ def test_two_epochs_lower_the_loss_and_checkpoint(smoke, tmp_path):
                        weights_only=True)["model"]
     for k, v in best.model.state_dict().items():
         torch.testing.assert_close(v, state[k])
+    # so does last.pt (weights of the last epoch)
+    again = fnb.create_model("fairnb-tiny",
+                             pretrained=str(run.path / "checkpoints/last.pt"))
+    for k, v in again.model.state_dict().items():
+        torch.testing.assert_close(v, last["weights"]["model"][k])
 
 
 class NanAfter(CLIP):
