@@ -130,7 +130,9 @@ class _Engine:
         for module in self.modules.values():
             module.to(self.device)
         self.groups = method.trainable()
-        self.params = [p for g in self.groups for _, p in g.params]
+        # a parameter frozen before training stays frozen
+        self.params = [p for g in self.groups for _, p in g.params
+                       if p.requires_grad]
         balance = () if settings.sampler == "plain" else method.balance()
         self.sampler = make_sampler(
             {a: train_data.groups(a) for a in balance}, n=len(train_data),

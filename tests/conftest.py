@@ -17,3 +17,16 @@ def _isolated_dirs(tmp_path_factory):
     mp.setenv("FAIRNB_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def smoke_splits():
+    """The smoke dataset (notes cut, no summarizing) as fairnb-tiny splits:
+    ``(bundle, {"train", "val", "test"})``."""
+    import fairnb as fnb
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    bundle = fnb.create_model("fairnb-tiny", seed=0)
+    data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
+                              tokenizer=bundle.tokenizer)
+            for s in ("train", "val", "test")}
+    return bundle, data

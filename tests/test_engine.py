@@ -82,14 +82,9 @@ class AdapterCLIP(CLIP):
         self.calls = dict(state["calls"])
 
 
-@pytest.fixture(scope="module")
-def smoke():
-    ds = fnb.open_dataset(preset="smoke", summaries="none")
-    bundle = fnb.create_model("fairnb-tiny", seed=0)
-    data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
-                              tokenizer=bundle.tokenizer)
-            for s in ("train", "val", "test")}
-    return data
+@pytest.fixture
+def smoke(smoke_splits):
+    return smoke_splits[1]
 
 
 def test_a_method_defined_outside_the_package_trains(smoke, tmp_path):

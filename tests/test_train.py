@@ -11,6 +11,7 @@ from sklearn.metrics import roc_auc_score
 
 import fairnb as fnb
 from fairnb.attributes import ATTRIBUTES
+from fairnb.callbacks import Callback
 from fairnb.config import ExploreConfig
 from fairnb.data.sampler import PlainBatchSampler
 from fairnb.engine import TrainSettings, make_optimizers, train
@@ -19,14 +20,9 @@ from fairnb.methods import CLIP
 engine = sys.modules["fairnb.engine"]
 
 
-@pytest.fixture(scope="module")
-def smoke():
-    ds = fnb.open_dataset(preset="smoke", summaries="none")
-    bundle = fnb.create_model("fairnb-tiny", seed=0)
-    data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
-                              tokenizer=bundle.tokenizer)
-            for s in ("train", "val", "test")}
-    return bundle, data
+@pytest.fixture
+def smoke(smoke_splits):
+    return smoke_splits
 
 
 def fresh(bundle, seed=0):
@@ -296,3 +292,22 @@ def test_test_set_selection_only_when_asked(smoke, monkeypatch):
     assert history.best_epoch == 2 and history.selection == "test"
     assert [r["test_auc"] for r in history.epochs] == [0.1, 0.8]
     assert history.best_val_auc == 0.5
+
+
+def test_a_parameter_frozen_before_training_stays_frozen(smoke):
+    bundle, data = smoke
+    model = fresh(bundle)
+    emb = model.model.token_embedding.weight
+    emb.requires_grad_(False)
+    before = emb.detach().clone()
+    during = []
+
+    class Watch(Callback):
+        def on_step(self, history):
+            during.append((emb.requires_grad, emb.grad is None))
+
+    train(model, fnb.make_method("clip"), data["train"], data["val"],
+          settings=settings(epochs=1), callbacks=[Watch()])
+    assert set(during) == {(False, True)}  # no gradient computed for it
+    torch.testing.assert_close(emb, before, rtol=0, atol=0)
+    assert not emb.requires_grad
