@@ -8,20 +8,11 @@ Used in: 01_explore_data, 03_fairclip.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Iterable
 
 import numpy as np
 
 CLIP_CONTEXT = 77
-
-
-@lru_cache(maxsize=1)
-def _tokenizer():
-    # open_clip's SimpleTokenizer ships its BPE vocabulary in the wheel, so
-    # this works offline.
-    from open_clip.tokenizer import SimpleTokenizer
-    return SimpleTokenizer()
 
 
 def count_words(texts: Iterable[str]) -> np.ndarray:
@@ -33,14 +24,15 @@ def count_tokens(texts: Iterable[str]) -> np.ndarray:
     """CLIP BPE tokens of each text, start and end tokens included.
 
     A value above 77 means the standard CLIP text encoder would truncate.
+    Counted without torch (``fairnb.tokens``), the same ids as open_clip.
 
     Examples
     --------
     >>> int(count_tokens(["A photo of glaucoma"])[0])
     7
     """
-    tok = _tokenizer()
-    return np.array([len(tok.encode(str(t))) + 2 for t in texts],
+    from .tokens import encode
+    return np.array([len(ids) + 2 for ids in encode([str(t) for t in texts])],
                     dtype=np.int64)
 
 

@@ -90,7 +90,7 @@ def test_committed_without_outputs(path):
 
 
 def test_01_runs_on_the_embedded_default(tmp_path):
-    execute("01_explore_data", tmp_path)
+    nb = execute("01_explore_data", tmp_path)
     run, metrics = latest_metrics("01_explore_data")
     n = metrics["n_train"] + metrics["n_val"] + metrics["n_test"]
     assert n == 300
@@ -104,6 +104,7 @@ def test_01_runs_on_the_embedded_default(tmp_path):
     assert {"group_counts_race.html", "note_lengths.html",
             "examples_race.html", "plotly.min.js"} <= figures
     assert (run / "group_counts.csv").is_file()
+    assert "torch loaded: False" in nb.read_text()
 
 
 def test_01_reads_a_dataset_folder(tmp_path):
@@ -138,7 +139,8 @@ def test_02_summarizes_and_03_picks_the_summaries_up(tmp_path):
     from fairnb.notes import count_tokens
     from fairnb.sources import find_summaries
 
-    execute("02_summarize_notes", tmp_path)
+    nb = execute("02_summarize_notes", tmp_path)
+    assert "torch loaded: False" in nb.read_text()
     run, metrics = latest_metrics("02_summarize_notes")
     csv = run / "extractive_summarized_notes.csv"
     table = pd.read_csv(csv, dtype=str, keep_default_na=False)
