@@ -157,8 +157,8 @@ def test_auto_takes_a_single_own_csv_and_refuses_to_guess(tmp_path):
 
 def test_explicit_summaries_path_relative_to_root(tmp_path):
     make_dataset(tmp_path)
-    rows = pd.DataFrame({"f": [i for i in ids(7)], "o": "x",
-                         "s": [f"s{i}" for i in range(7)]})
+    rows = pd.DataFrame({"File Name": [i for i in ids(7)], "o": "x",
+                         "Summarized Note": [f"s{i}" for i in range(7)]})
     rows.to_csv(tmp_path / "notes.csv", index=False)  # names without .npz
     ds = read_dataset(tmp_path, summaries="notes.csv")
     assert ds.metadata()["summary"].tolist() == [f"s{i}" for i in range(7)]
@@ -328,13 +328,62 @@ def test_summaries_empty_cell_counts_as_missing(tmp_path):
     assert "data_00004.npz" in error(tmp_path)
 
 
-def test_summaries_with_too_few_columns(tmp_path):
+def test_summaries_are_read_by_header_name_in_any_order(tmp_path):
     make_dataset(tmp_path)
     write_summaries(tmp_path / "gpt-4_summarized_notes.csv", ids(7),
-                    columns=("File Name", "Summarized Note"))
+                    columns=("File Name", "Original Note",
+                             "Summarized Note"))
+    csv = tmp_path / "gpt-4_summarized_notes.csv"
+    df = pd.read_csv(csv)
+    df[["Summarized Note", "File Name", "Original Note"]].to_csv(
+        csv, index=False)  # the order that used to be read by position
+    meta = read_dataset(tmp_path).metadata().set_index("id")
+    assert meta.loc["data_00003", "summary"] == "summary of data_00003"
+
+
+@pytest.mark.parametrize("file_col, summary_col", [
+    ("filename", "summary"), ("file_name", "gpt4_summary"),
+    ("FILE NAME", "summarised-note")])
+def test_summaries_accept_the_documented_aliases(tmp_path, file_col,
+                                                 summary_col):
+    make_dataset(tmp_path)
+    pd.DataFrame({"note": [f"orig {i}" for i in ids(7)],
+                  summary_col: [f"short {i}" for i in ids(7)],
+                  file_col: [f"{i}.npz" for i in ids(7)]}).to_csv(
+        tmp_path / "gpt-4_summarized_notes.csv", index=False)
+    meta = read_dataset(tmp_path).metadata().set_index("id")
+    assert meta.loc["data_00005", "summary"] == "short data_00005"
+
+
+def test_summaries_without_known_names_are_read_by_position(tmp_path):
+    make_dataset(tmp_path)
+    write_summaries(tmp_path / "gpt-4_summarized_notes.csv", ids(7),
+                    columns=("a", "b", "c"))
+    with pytest.warns(UserWarning, match="by position"):
+        meta = read_dataset(tmp_path).metadata().set_index("id")
+    assert meta.loc["data_00002", "summary"] == "summary of data_00002"
+
+
+@pytest.mark.parametrize("columns", [("File Name", "Text"),
+                                     ("File Name", "Original Note", "x"),
+                                     ("name", "Summarized Note")])
+def test_summaries_whose_header_cannot_be_mapped_are_refused(tmp_path,
+                                                             columns):
+    make_dataset(tmp_path)
+    write_summaries(tmp_path / "gpt-4_summarized_notes.csv", ids(7),
+                    columns=columns)
     msg = error(tmp_path)
-    assert "gpt-4_summarized_notes.csv has 2 column(s)" in msg
-    assert "at least 3" in msg
+    assert f"has columns {', '.join(columns)}" in msg
+    assert "Summarized Note" in msg and "rename the columns" in msg
+
+
+def test_a_summaries_csv_that_is_not_utf8_says_save_as_utf8(tmp_path):
+    make_dataset(tmp_path)
+    csv = write_summaries(tmp_path / "gpt-4_summarized_notes.csv", ids(7))
+    text = csv.read_text().replace("summary of data_00001", "café résumé")
+    csv.write_bytes(text.encode("cp1252"))
+    msg = error(tmp_path)
+    assert "is not UTF-8" in msg and "save it as UTF-8" in msg
 
 
 def test_summaries_of_another_dataset(tmp_path):
