@@ -26,6 +26,7 @@ _NAMES = {
     "read_dataset": "data",
     "load_split": "data.torch",
     "Predictions": "predictions", "zero_shot": "evaluate",
+    "ensure_summaries": "sources",
     "Method": "methods", "available_methods": "methods",
     "make_method": "methods", "register_method": "methods",
     "create_model": "models",
@@ -38,9 +39,8 @@ _MODULES = ("attributes", "callbacks", "checkpoints", "choices", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
             "losses",
             "methods", "metrics", "models", "notes", "optim", "paths",
-            "plots", "predictions", "protocols", "runs", "sources",
-            "summarize",
-            "summary_quality")
+            "plots", "predictions", "preflight", "protocols", "run_status",
+            "runs", "sources", "summarize", "summary_quality", "tokens")
 
 __all__ = sorted(_NAMES) + list(_MODULES)
 

@@ -85,6 +85,18 @@ class TrainSettings:
                              f"{self.epochs}, {self.batch_size}.")
 
 
+def train_sampler(method: Method, settings: TrainSettings,
+                  groups_of: Callable[[str], np.ndarray], *, n: int):
+    """The batch sampler training uses: the groups ``method.balance()``
+    asks for (none with ``sampler="plain"``); ``groups_of(attribute)``
+    gives the Training codes. Raises ValueError when the batch cannot hold
+    them, so a notebook can check before it trains."""
+    balance = () if settings.sampler == "plain" else method.balance()
+    return make_sampler({a: groups_of(a) for a in balance}, n=n,
+                        batch_size=settings.batch_size, seed=settings.seed,
+                        min_per_group=settings.min_per_group)
+
+
 @dataclass
 class History:
     """What training did: one row per step and one per epoch."""
@@ -133,11 +145,8 @@ class _Engine:
         # a parameter frozen before training stays frozen
         self.params = [p for g in self.groups for _, p in g.params
                        if p.requires_grad]
-        balance = () if settings.sampler == "plain" else method.balance()
-        self.sampler = make_sampler(
-            {a: train_data.groups(a) for a in balance}, n=len(train_data),
-            batch_size=settings.batch_size, seed=settings.seed,
-            min_per_group=settings.min_per_group)
+        self.sampler = train_sampler(method, settings, train_data.groups,
+                                     n=len(train_data))
         self.optimizers = make_optimizers(self.groups, settings)
         self.schedulers = {k: make_scheduler(o, settings, len(self.sampler))
                            for k, o in self.optimizers.items()}

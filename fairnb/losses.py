@@ -47,7 +47,7 @@ def clip_loss(image_features: torch.Tensor, text_features: torch.Tensor,
 def sinkhorn_distance(x: torch.Tensor, y: torch.Tensor, *,
                       blur: float = 1e-4, max_iter: int = 1000,
                       tol: float = 1e-6) -> torch.Tensor:
-    r"""Debiased Sinkhorn divergence between two 1-D empirical
+    r"""Sinkhorn divergence (self-terms subtracted) between two 1-D empirical
     distributions, with geomloss semantics (``p=2``).
 
     .. math::
@@ -116,7 +116,7 @@ def geomloss_sinkhorn(x: torch.Tensor, y: torch.Tensor, *,
                       blur: float = 1e-4) -> torch.Tensor:
     """The released FairCLIP code's Sinkhorn call, through geomloss:
     ``SamplesLoss("sinkhorn", p=2, blur=blur)`` on (n, 1) and (m, 1)
-    clouds with its defaults (scaling 0.5, debiased).
+    clouds with its defaults (scaling 0.5, self-terms subtracted).
 
     Its value matches :func:`sinkhorn_distance` where its epsilon
     annealing converges (blur a few percent of the data's range, or the

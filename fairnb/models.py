@@ -236,11 +236,25 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     and ``format``, the key the weights were under (``raw`` if none).
     """
     path = Path(path).expanduser()
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-        state = load_file(str(path))
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+    try:
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+            state = load_file(str(path))
+        else:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # pickle, zip, safetensors header errors
+        # torch's own text advises weights_only=False: not repeated here
+        raise ValueError(
+            f"{path} is not a checkpoint fairnb can read safely "
+            f"({type(exc).__name__}). fairnb loads tensors only "
+            "(weights_only=True) and never runs code from a file; pass a "
+            "torch state-dict file (.pt/.pth/.bin) or a .safetensors file."
+        ) from None
+    if not isinstance(state, dict) or not state:
+        raise ValueError(f"{path} holds {type(state).__name__}, not a "
+                         "state dict of weights; pass a checkpoint file.")
     meta = {"format": "raw"}
     if isinstance(state, dict) and isinstance(state.get("weights"), dict):
         state = {**state, "model": state["weights"].get("model")}  # last.pt

@@ -41,3 +41,20 @@ def resolve(path: str | os.PathLike) -> Path:
     """Resolve a user path: absolute as given, relative against the root."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else (repo_root() / p).resolve()
+
+
+#: file suffixes that make a ``pretrained`` value a file, not a tag
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".safetensors")
+
+
+def is_file_value(pretrained: str) -> bool:
+    """Whether a ``pretrained`` value names a file (a path separator or a
+    checkpoint suffix) rather than an open_clip tag such as ``openai``.
+
+    Examples
+    --------
+    >>> is_file_value("openai"), is_file_value("runs/x/best.pt")
+    (False, True)
+    """
+    text = str(pretrained)
+    return "/" in text or "\\" in text or text.endswith(CHECKPOINT_SUFFIXES)

@@ -45,7 +45,28 @@ class Predictions:
     def load(cls, path) -> "Predictions":
         """Read a ``predictions.npz`` (no pickles; older files without a
         version are format 1)."""
-        with np.load(path, allow_pickle=False) as z:
+        try:
+            z = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(
+                f"{path} does not exist: the run folder has no predictions "
+                "(a 03 run writes predictions.npz). Pass a complete 03 run."
+            ) from None
+        except Exception as exc:  # BadZipFile, truncated, not an npz
+            raise ValueError(
+                f"{path} is not a readable predictions file "
+                f"({type(exc).__name__}: damaged or truncated). Re-run the "
+                "notebook that wrote it (03) for a new run folder.") from None
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise ValueError(f"{path} holds one array, not the predictions "
+                             "archive 03 writes.")
+        with z:
+            missing = {"ids", "y_true", "y_score", "similarity"} - set(
+                z.files)
+            if missing:
+                raise ValueError(
+                    f"{path} lacks {sorted(missing)}; it is not a "
+                    "predictions file of 03. Pass a 03 run folder.")
             version = int(z["format_version"]) if "format_version" in \
                 z.files else 1
             if version > FORMAT_VERSION:

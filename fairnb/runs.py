@@ -25,10 +25,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
+from .choices import KEEP_CHECKPOINTS
 from .paths import repo_root, resolve, runs_dir
 
 #: version of the ``metrics.json`` contract (README: "Run folders")
 METRICS_SCHEMA_VERSION = 1
+#: written into a run folder when a cell raised (fairnb.run_status)
+FAILED_FILE = "failed.json"
 PACKAGES = ("torch", "open_clip_torch", "pot", "numpy", "pandas",
             "scikit-learn", "fairlearn", "plotly", "papermill")
 
@@ -141,9 +144,15 @@ class Run:
     def write_csv(self, name: str, frame) -> Path:
         return atomic_write_text(self.file(name), frame.to_csv(index=False))
 
-    def write_metrics(self, metrics: dict) -> Path:
+    def write_metrics(self, metrics: dict, *, primary: str | None = None
+                      ) -> Path:
         """Write ``metrics.json`` (flat str -> number, or a short string
-        that says something in words), marking the run complete."""
+        that says something in words), marking the run complete.
+
+        ``primary`` names the metric the run is for (03 and 04: ``auc``);
+        when it is NaN the run is complete but *unscored*: a warning says
+        so and :func:`latest` does not pick it.
+        """
         bad = {k: v for k, v in metrics.items()
                if not isinstance(v, (int, float, str, type(None)))
                and not hasattr(v, "item")}
@@ -151,9 +160,36 @@ class Run:
             raise TypeError(
                 "metrics.json takes flat numbers or strings only; got "
                 + ", ".join(f"{k}={v!r}" for k, v in list(bad.items())[:5]))
-        return self.write_json("metrics.json", {
-            "schema_version": METRICS_SCHEMA_VERSION,
-            "notebook": self.notebook, **metrics})
+        head = {"schema_version": METRICS_SCHEMA_VERSION,
+                "notebook": self.notebook}
+        if primary is not None:
+            value = _jsonable(metrics.get(primary))
+            if value is None:
+                import warnings
+                warnings.warn(
+                    f"{self.path.name}: the primary metric {primary!r} is "
+                    "undefined (NaN: e.g. one class only in the evaluated "
+                    "split). The run is recorded but `latest` will not "
+                    "pick it.", stacklevel=2)
+            head["primary"] = primary
+        path = self.write_json("metrics.json", {**head, **metrics})
+        (self.path / FAILED_FILE).unlink(missing_ok=True)
+        return path
+
+    def prune_checkpoints(self, keep: str) -> None:
+        """Keep ``best`` (``checkpoints/best.pt``), ``last``, ``both`` or
+        ``none`` of a finished run's checkpoints (``last.pt`` only serves
+        to resume an interrupted run)."""
+        if keep not in KEEP_CHECKPOINTS:
+            raise ValueError(f"keep={keep!r}; choose one of "
+                             f"{', '.join(KEEP_CHECKPOINTS)}.")
+        folder = self.path / "checkpoints"
+        drop = {"best": ("last.pt",), "last": ("best.pt",), "both": (),
+                "none": ("last.pt", "best.pt")}[keep]
+        for name in drop:
+            (folder / name).unlink(missing_ok=True)
+        if folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
     def save_figure(self, fig, name: str) -> Path:
         """Save a plotly figure as ``figures/<name>.html``.
@@ -197,7 +233,9 @@ def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
     if resume:
         found = interrupted_run(cfg, parent)
         if found is not None:
-            return Run(path=found, notebook=cfg.NOTEBOOK, resumed=True)
+            (found / FAILED_FILE).unlink(missing_ok=True)
+            return _watched(Run(path=found, notebook=cfg.NOTEBOOK,
+                                resumed=True))
     stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
     name = f"{stamp}_{_slug(key)}" if key else stamp
     parent.mkdir(parents=True, exist_ok=True)
@@ -211,6 +249,12 @@ def start_run(cfg, *, key: str = "", root: str | os.PathLike | None = None,
     run = Run(path=path, notebook=cfg.NOTEBOOK)
     run.write_json("params.json", cfg.to_dict())
     run.write_json("env.json", env_info(seed=seed, device=device))
+    return _watched(run)
+
+
+def _watched(run: Run) -> Run:
+    from .run_status import watch
+    watch(run)
     return run
 
 
@@ -233,12 +277,23 @@ def interrupted_run(cfg, parent: Path) -> Path | None:
     return max(found, key=lambda p: p.name) if found else None
 
 
+def is_scored(path: Path) -> bool:
+    """A complete run whose primary metric (if it names one) is defined."""
+    try:
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return False
+    primary = metrics.get("primary")
+    return primary is None or metrics.get(primary) is not None
+
+
 def list_runs(notebook: str, *, root=None) -> list[Path]:
-    """Complete runs (with ``metrics.json``) of ``notebook``, oldest first."""
+    """Complete, scored runs (:func:`is_scored`) of ``notebook``, oldest
+    first."""
     parent = (resolve(root) if root else runs_dir()) / notebook
     if not parent.is_dir():
         return []
-    done = [p for p in parent.iterdir() if (p / "metrics.json").is_file()]
+    done = [p for p in parent.iterdir() if is_scored(p)]
     return sorted(done, key=lambda p: ((p / "metrics.json").stat().st_mtime,
                                        p.name))
 
@@ -255,7 +310,9 @@ def latest(notebook: str, *, root=None) -> Path:
     if not found:
         parent = (resolve(root) if root else runs_dir()) / notebook
         raise FileNotFoundError(
-            f"No complete run of {notebook} in {parent}. Run "
+            f"No complete run of {notebook} in {parent} (runs that failed "
+            "or whose primary metric is NaN are never picked: "
+            f"fnb.run_status.run_table({notebook!r}) lists them). Run "
             f"notebooks/{notebook}.ipynb first, or pass the run folder "
             "explicitly.")
     return found[-1]
@@ -272,9 +329,11 @@ def run_notebook(path: Path) -> str:
     return written or path.parent.name
 
 
-def resolve_run(run: str, notebook: str, *, root=None) -> Path:
+def resolve_run(run: str, notebook: str, *, root=None,
+                other_than: Path | None = None) -> Path:
     """``run`` as a folder (a path, or a folder name under
     ``runs/<notebook>/``), or the latest run of ``notebook`` when empty.
+    ``other_than``: a run it must differ from (a comparison's first run).
 
     Raises
     ------
@@ -300,4 +359,10 @@ def resolve_run(run: str, notebook: str, *, root=None) -> Path:
             f"{path} is a run of {written}, not of {notebook}. Pass a folder "
             f"under runs/{notebook}/ or leave the parameter empty for the "
             "latest run.")
+    if other_than is not None and path.resolve() == Path(
+            other_than).resolve():
+        raise ValueError(
+            f"{path.name} is the run it would be compared with: a run "
+            "compared with itself differs nowhere. Pass another run of "
+            f"{notebook} (e.g. another seed or method).")
     return path

@@ -43,6 +43,21 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
     return read_dataset(root, summaries=summaries, **kw)
 
 
+def ensure_summaries(dataset: FairVLMed, *, into,
+                     requested: str = "") -> FairVLMed:
+    """``dataset`` with summaries: itself when it has a summaries CSV or
+    ``requested`` (03's ``summaries`` parameter) chose a CSV or ``none``;
+    else the dataset re-read with extractive summaries written into the
+    folder ``into`` first (:func:`summarize_dataset`). 03 opens its data
+    with ``summaries="latest"`` before it makes a run folder, then calls
+    this with the run folder."""
+    if requested or dataset.summary_source is not None:
+        return dataset
+    csv = summarize_dataset(dataset.root, into)
+    return read_dataset(dataset.root, summaries=str(csv),
+                        splits=dataset.splits)
+
+
 def summarize_dataset(root, folder, *, summarizer: str = "extractive",
                       progress: bool = True) -> Path:
     """Summarize every note of the dataset at ``root`` into
@@ -90,4 +105,5 @@ def find_summaries(summaries: str, root) -> str | None:
     return "auto"
 
 
-__all__ = ["find_summaries", "open_dataset", "summarize_dataset"]
+__all__ = ["ensure_summaries", "find_summaries", "open_dataset",
+           "summarize_dataset"]

@@ -34,6 +34,9 @@ from .summarizers.extractive import ExtractiveSummarizer, cut_words
 SUMMARIZERS = ("extractive", "transformers", "openai")
 #: Columns of the summaries CSV, as in the official release.
 CSV_COLUMNS = ("File Name", "Original Note", "Summarized Note")
+#: the summary written for an empty (or whitespace-only) note: explicit,
+#: so 03 can train on the row and a reader sees there was no note
+EMPTY_NOTE_SUMMARY = "No clinical note."
 #: De-identification engines (``off`` only for local backends).
 DEID_ENGINES = ("auto", "rules", "presidio", "off")
 
@@ -60,12 +63,15 @@ def notes_frame(dataset, *, splits: Sequence[str] | None = None,
 
 def make_summarizer(name: str = "extractive", *, max_chars: int = 180,
                     model_path: str = "", base_url: str = "",
-                    model_name: str = "", **options) -> Callable:
+                    model_name: str = "", timeout: float = 30.0,
+                    retries: int = 2, **options) -> Callable:
     """A summarizer by name; ``options`` go to its constructor.
 
     ``transformers`` needs ``model_path`` (a local folder); ``openai``
     needs ``base_url`` and ``model_name`` (its key is read from the
-    ``OPENAI_API_KEY`` environment variable, never passed here).
+    ``OPENAI_API_KEY`` environment variable, never passed here) and uses
+    ``timeout`` (seconds per request) and ``retries`` (after the first
+    try), which the other backends ignore.
     """
     check_choice("summarizer", name, SUMMARIZERS)
     if name == "extractive":
@@ -87,7 +93,8 @@ def make_summarizer(name: str = "extractive", *, max_chars: int = 180,
             "environment variable.")
     from .summarizers.openai_api import OpenAISummarizer
     return OpenAISummarizer(base_url=base_url, model=model_name,
-                            max_chars=max_chars, **options)
+                            max_chars=max_chars, timeout=timeout,
+                            retries=retries, **options)
 
 
 def fit_summary(text, *, max_chars: int = 180,
@@ -125,12 +132,15 @@ class SummaryRun:
     n_fallback: int
     phi_counts: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    #: files whose note was empty: given :data:`EMPTY_NOTE_SUMMARY`
+    empty_notes: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return (f"SummaryRun({self.csv.name}: {len(self.table)} rows, "
                 f"{self.n_new} new, {self.n_resumed} resumed, "
                 f"{self.n_fixed} cut to fit, {self.n_fallback} empty "
-                f"outputs replaced, {self.seconds:.1f} s)")
+                f"outputs replaced, {len(self.empty_notes)} empty notes "
+                f"given {EMPTY_NOTE_SUMMARY!r}, {self.seconds:.1f} s)")
 
 
 def read_summaries_csv(path) -> pd.DataFrame:
@@ -203,6 +213,12 @@ def summarize_notes(notes: pd.DataFrame, summarizer: Callable, *, csv,
     path = Path(csv)
     path.parent.mkdir(parents=True, exist_ok=True)
     done_before = read_summaries_csv(path)
+    blank = done_before["Summarized Note"].str.strip() == ""
+    if path.is_file() and blank.any():  # an older run left them empty
+        atomic_write_text(path, _rows_text(
+            list(done_before[~blank].itertuples(index=False, name=None)),
+            header=True))
+        done_before = done_before[~blank]
     if not path.is_file():
         atomic_write_text(path, _rows_text([], header=True))
     done = set(done_before["File Name"])
@@ -234,7 +250,9 @@ def summarize_notes(notes: pd.DataFrame, summarizer: Callable, *, csv,
         for file, text, out in zip(part["file"], texts, outputs):
             summary, fixed = fit_summary(out, max_chars=max_chars,
                                          max_tokens=max_tokens)
-            if not summary and text.strip():
+            if not text.strip():
+                summary, fixed = EMPTY_NOTE_SUMMARY, False
+            elif not summary:
                 summary, n_fallback = fallback([text])[0], n_fallback + 1
             n_fixed += fixed
             rows.append((file, text, summary))
@@ -243,7 +261,9 @@ def summarize_notes(notes: pd.DataFrame, summarizer: Callable, *, csv,
     bar.close()
     table = read_summaries_csv(path)
     table = table[table["File Name"].isin(set(notes["file"]))]
+    empty = table.loc[table["Original Note"].str.strip() == "", "File Name"]
     return SummaryRun(csv=path, table=table.reset_index(drop=True),
+                      empty_notes=sorted(empty),
                       n_resumed=len(notes) - len(todo), n_new=len(todo),
                       n_fixed=n_fixed, n_fallback=n_fallback,
                       phi_counts=phi,

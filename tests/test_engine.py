@@ -139,7 +139,7 @@ def test_03_trains_a_registered_method_by_name(tmp_path, monkeypatch):
         [here, os.environ.get("PYTHONPATH", "")]))
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
     execute_03(tmp_path, method="adapter_clip", epochs=1,
-               method_options="scale:0.5", summaries="none")
+               method_options="scale:0.5", summaries="none", keep="both")
     [run] = list_runs("03_fairclip")
     metrics = json.loads((run / "metrics.json").read_text())
     params = json.loads((run / "params.json").read_text())

@@ -42,9 +42,10 @@ def exact_half_w2(x, y):
 
 
 def log_sinkhorn_divergence(x, y, *, blur, iters=5000):
-    """Oracle: the debiased Sinkhorn divergence with geomloss' semantics
-    (cost 1/2 |x - y|^2, epsilon = blur^2, uniform weights), by plain
-    log-domain Sinkhorn iterations on the dual potentials."""
+    """Oracle: the Sinkhorn divergence (self-terms subtracted) with
+    geomloss' semantics (cost 1/2 |x - y|^2, epsilon = blur^2, uniform
+    weights), by plain log-domain Sinkhorn iterations on the dual
+    potentials."""
     from scipy.special import logsumexp
     eps = blur ** 2
 
@@ -71,7 +72,7 @@ def test_sinkhorn_unequal_sizes_are_half_w2_squared():
                                sorted_half_w2(x[:13], y), rtol=1e-12)
 
 
-def test_large_blur_is_the_debiased_divergence():
+def test_large_blur_is_the_sinkhorn_divergence():
     rng = np.random.default_rng(2)
     x, y = rng.random(30), rng.random(20) + .2
     got = losses.sinkhorn_distance(torch.tensor(x), torch.tensor(y),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -64,7 +65,11 @@ def _coerce(name: str, value, kind: type, optional: bool):
         raise ConfigError(f"Parameter {name!r} must not be None.")
     if kind is float and isinstance(value, int) and not isinstance(
             value, bool):
-        return float(value)
+        value = float(value)
+    if kind is float and isinstance(value, float) and not math.isfinite(
+            value):
+        raise ConfigError(f"Parameter {name!r} must be a finite number, "
+                          f"got {value!r}.")
     if kind is bool and value in ("True", "False", "true", "false"):
         return str(value).lower() == "true"
     if kind is str and isinstance(value, (int, float)) and not isinstance(

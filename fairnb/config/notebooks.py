@@ -64,10 +64,14 @@ class SummarizeConfig(NotebookConfig):
     output: str = "run"
     deid: str = "auto"
     batch_size: int = 16
+    timeout: float = 30.0
+    retries: int = 2
     preset: str = "demo"
 
     def check(self) -> None:
         self.splits = list(parse_splits(self.splits))
+        check_range("timeout", self.timeout, low=1, high=600)
+        check_range("retries", self.retries, low=0, high=10)
         check_range("max_chars", self.max_chars, low=20, high=1000)
         check_range("limit", self.limit, low=0)
         check_range("batch_size", self.batch_size, low=1)

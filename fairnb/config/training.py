@@ -14,6 +14,7 @@ from ..choices import (
     DISTANCES,
     EVAL_MASKS,
     GROUP_SOURCES,
+    KEEP_CHECKPOINTS,
     OPTIMIZERS,
     SAMPLERS,
     SCHEDULES,
@@ -102,9 +103,9 @@ class FairCLIPConfig(NotebookConfig):
         "protocol": tuple(PROTOCOLS), "trainable": TRAINABLE,
         "sampler": SAMPLERS, "schedule": SCHEDULES,
         "eval_mask": EVAL_MASKS, "selection": SELECTIONS,
-        "backend": BACKENDS}
+        "backend": BACKENDS, "keep": KEEP_CHECKPOINTS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
-        "smoke": {"epochs": 2, "batch_size": 32},
+        "smoke": {"epochs": 2, "batch_size": 32, "keep": "none"},
         # ViT-B/16 + OpenAI weights, the released code's protocol and
         # hyperparameters (shared/METHODS.md §1.4)
         "paper": {"model": "ViT-B-16", "pretrained": "openai",
@@ -139,6 +140,7 @@ class FairCLIPConfig(NotebookConfig):
     eval_mask: str = "all"
     selection: str = "val"
     backend: str = "pot"
+    keep: str = "best"
     seed: int = 0
     device: str = "auto"
     preset: str = "demo"
@@ -167,6 +169,11 @@ class FairCLIPConfig(NotebookConfig):
         check_range("lr", self.lr, low=0)
         check_range("grad_clip", self.grad_clip, low=0)
         check_range("min_per_group", self.min_per_group, low=0)
+        check_range("seed", self.seed, low=0, high=2**32 - 1)
+        from ..paths import is_file_value, resolve
+        if self.pretrained and is_file_value(self.pretrained):
+            # one rule for every path parameter: the repository root
+            self.pretrained = str(resolve(self.pretrained))
         try:
             weights = parse_weights(self.attribute_weights)
         except ValueError as exc:

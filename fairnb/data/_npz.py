@@ -48,9 +48,14 @@ def _member(npz, key):
 
 
 def _corrupt(path, exc):
+    root = Path(path).parent.parent
+    fix = (f"it is part of a generated synthetic dataset: delete {root} and "
+           "it is generated again on next use"
+           if (root / "synthetic.json").is_file()
+           else "re-download or re-extract it")
     return DatasetError(
         f"Cannot read {path}: {type(exc).__name__}: {exc}. The file is "
-        "damaged or is not an .npz archive - re-download or re-extract it.")
+        f"damaged or is not an .npz archive - {fix}.")
 
 
 def _load(path: Path, *, small=True, image=False) -> dict:
@@ -110,12 +115,47 @@ def _code(path, field, value, valid: dict[int, str]) -> int:
                        f"codes: {names}. Fix the value in the file.")
 
 
-def _text(path, field, value) -> str:
+#: images smaller than this on a side are reported (upsampling invents
+#: detail the camera never recorded)
+MIN_IMAGE_SIDE = 64
+
+
+def _text(path, field, value, fallbacks: list | None = None) -> str:
     v = _scalar(path, field, value)
-    return v.decode("utf-8", "replace") if isinstance(v, bytes) else str(v)
+    if not isinstance(v, bytes):
+        return str(v)
+    try:
+        return v.decode("utf-8")
+    except UnicodeDecodeError:
+        if fallbacks is not None:
+            fallbacks.append(path.name)
+        try:  # the usual culprit: text saved on Windows
+            return v.decode("cp1252")
+        except UnicodeDecodeError:
+            return v.decode("latin-1")  # never fails
 
 
-def _row(path: Path, split: str, raw: dict) -> dict:
+def decoding_report(fallbacks: list, small: list) -> None:
+    """Warn once about notes that were not UTF-8 (decoded as cp1252 or
+    latin-1) and about images smaller than :data:`MIN_IMAGE_SIDE`."""
+    import warnings
+    if fallbacks:
+        warnings.warn(
+            f"{len(fallbacks)} note(s) were not UTF-8 and were decoded as "
+            f"cp1252 (latin-1 where cp1252 fails), e.g. {fallbacks[0]}. "
+            "Check the text reads right; re-save the notes as UTF-8 to "
+            "silence this.", stacklevel=3)
+    if small:
+        name, shape = small[0]
+        warnings.warn(
+            f"{len(small)} image(s) are smaller than {MIN_IMAGE_SIDE} px on "
+            f"a side, e.g. {name} ({shape[0]}x{shape[1]}); they will be "
+            "upsampled to the model's input size, which adds no detail. "
+            "Check they are the SLO fundus images you meant.", stacklevel=3)
+
+
+def _row(path: Path, split: str, raw: dict, fallbacks: list | None = None,
+         small: list | None = None) -> dict:
     row = {"id": path.stem, "split": split, "file": str(path),
            "label": _code(path, LABEL, raw[LABEL], LABEL_NAMES),
            "age": _number(path, "age", raw["age"]),
@@ -124,14 +164,23 @@ def _row(path: Path, split: str, raw: dict) -> dict:
         valid = {**SCHEMA[a], attributes.UNKNOWN: attributes.UNKNOWN_NAME}
         row[a] = _code(path, a, raw[a], valid)
     for t in ("note", "note_extra"):
-        row[t] = _text(path, t, raw[t])
+        row[t] = _text(path, t, raw[t], fallbacks)
+    if small is not None and min(raw["shape"]) < MIN_IMAGE_SIDE:
+        small.append((path.name, tuple(raw["shape"])))
     return row
 
 
-def _as_uint8(image: np.ndarray) -> np.ndarray:
+def _as_uint8(image: np.ndarray, path=None) -> np.ndarray:
     # Floats with max <= 1 are taken as [0, 1] intensities, others as 0-255.
     if image.dtype == np.uint8:
         return image
+    if image.dtype.kind in "iub" and image.size and (
+            image.max() > 255 or image.min() < 0):
+        raise DatasetError(
+            f"{path or 'an image'}: {IMAGE} is {image.dtype} with values "
+            f"{image.min()}..{image.max()}; expected 0..255 (or floats in "
+            "0..1). Rescale it to 8 bits (e.g. 16-bit: image >> 8) and "
+            "save again.")
     a = np.nan_to_num(image.astype(np.float64), nan=0.0)
     if np.issubdtype(image.dtype, np.floating) and a.max(initial=0) <= 1:
         a = a * 255

@@ -120,7 +120,9 @@ def _read_summaries(csv: Path, wanted: set[str], root: Path) -> dict:
         (set(pd.Series(ids)[pd.Series(ids).duplicated()]), "lists twice",
          "keep one row per file"),
         ([i for i in wanted if not table.get(i)], "has no summary for",
-         "re-run the summarizer (it resumes) or pass summaries=None"),
+         "re-run 02 with the same parameters (it resumes, and fills "
+         "missing or empty summaries), or train on the notes cut at 180 "
+         "characters (03: -p summaries none)"),
         ([i for i in table if i not in known], "lists files not in "
          f"the dataset at {root}:", "pass the CSV made for this dataset"),
     ]

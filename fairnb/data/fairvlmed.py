@@ -17,7 +17,7 @@ import pandas as pd
 
 from .. import attributes, paths
 from ..attributes import ATTRIBUTES
-from ._npz import _as_uint8, _load, _row
+from ._npz import _as_uint8, _load, _row, decoding_report
 from ._summaries_csv import _find_summaries, _read_summaries
 from .layout import (  # noqa: F401 (re-exported)
     _FOLDERS,
@@ -107,8 +107,10 @@ class FairVLMed:
             ``md`` as float64, ``summary`` None where there is none.
         """
         if self._table is None:
-            rows = [_row(p, s, _load(p)) for s, fs in self._files.items()
-                    for p in fs]
+            fallbacks, small = [], []
+            rows = [_row(p, s, _load(p), fallbacks, small)
+                    for s, fs in self._files.items() for p in fs]
+            decoding_report(fallbacks, small)
             table = pd.DataFrame(rows, columns=COLUMNS[:-1])
             table = table.astype({c: "int64" for c in ("label", *ATTRIBUTES)})
             table["summary"] = pd.Series(
@@ -122,14 +124,15 @@ class FairVLMed:
     def load_image(self, id: str) -> np.ndarray:
         """The SLO fundus image of ``id`` as a 2-D uint8 array."""
         _, path = self._locate(id)
-        return _as_uint8(_load(path, small=False, image=True)[IMAGE])
+        return _as_uint8(_load(path, small=False, image=True)[IMAGE], path)
 
     def record(self, id: str) -> Record:
         """The full sample ``id`` (``"data_00001"``, ``.npz`` optional)."""
         split, path = self._locate(id)
         raw = _load(path, image=True)
         row = _row(path, split, raw)
-        return Record(id=row["id"], split=split, image=_as_uint8(raw[IMAGE]),
+        image = _as_uint8(raw[IMAGE], path)
+        return Record(id=row["id"], split=split, image=image,
                       note=row["note"], summary=self._summaries.get(row["id"]),
                       label=row["label"], age=row["age"], md=row["md"],
                       attributes={a: row[a] for a in ATTRIBUTES})
@@ -170,8 +173,9 @@ def read_dataset(root, *, splits=SPLITS, summaries="auto",
     splits : sequence of {"train", "val", "test"}
         Splits to read; each must exist and hold ``data_*.npz`` files.
     summaries : path, "auto" or None
-        Summarized-notes CSV (file name in the first column, summary in
-        the third); a relative path is looked up in ``root`` first.
+        Summarized-notes CSV (columns found by header name, see
+        ``_summaries_csv.COLUMN_ALIASES``); a relative path is looked up
+        in ``root`` first.
         ``"auto"`` takes ``gpt-4_summarized_notes.csv`` or
         ``gpt4_summarized_notes.csv`` in ``root``; failing those, the
         only ``*_summarized_notes.csv`` there; several such files are an

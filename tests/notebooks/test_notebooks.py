@@ -178,6 +178,44 @@ def test_02_resumes_into_the_dataset_folder(tmp_path):
     assert find_summaries("", root) == str(csv)
 
 
+def test_02_an_empty_note_gets_the_placeholder_and_03_trains_on_it(
+        tmp_path, monkeypatch):
+    from fairnb.data import make_synthetic
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    root = make_synthetic(tmp_path / "fairvlmed", n=60, seed=5)
+    victim = sorted((root / "Training").glob("data_*.npz"))[0]
+    with np.load(victim) as z:
+        fields = {k: z[k] for k in z.files}
+    fields["note"] = np.array("  ")
+    np.savez(victim, **fields)
+    out = execute("02_summarize_notes", tmp_path, data_dir=str(root),
+                  output="dataset").read_text()
+    assert f"empty notes: {victim.name}" in out
+    run, metrics = latest_metrics("02_summarize_notes")
+    assert metrics["n_empty_notes"] == 1
+    execute("03_fairclip", tmp_path, data_dir=str(root), epochs=1,
+            batch_size=16)
+    run, metrics = latest_metrics("03_fairclip")
+    assert 0 <= metrics["auc"] <= 1
+
+
+def test_02_summarizes_a_folder_with_only_training(tmp_path, monkeypatch):
+    import shutil
+
+    from fairnb.data import make_synthetic
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    root = make_synthetic(tmp_path / "fairvlmed", n=40, seed=5)
+    for folder in ("Validation", "Test"):
+        shutil.rmtree(root / folder)
+    execute("02_summarize_notes", tmp_path, data_dir=str(root),
+            splits="train")
+    run, metrics = latest_metrics("02_summarize_notes")
+    info = json.loads((run / "summaries.json").read_text())
+    assert not info["complete"]  # Training only: not every split
+    csv = pd.read_csv(info["csv"], dtype=str, keep_default_na=False)
+    assert len(csv) == len(list((root / "Training").glob("*.npz")))
+
+
 @pytest.mark.parametrize("parameters, words", [
     ({"summarizer": "gpt4"}, ["Bad value for 'summarizer'",
                               "extractive, transformers, openai"]),
@@ -196,7 +234,9 @@ def test_02_rejects_bad_parameters_by_name(tmp_path, parameters, words):
 @pytest.mark.parametrize("attribute", ["race", "gender", "ethnicity",
                                        "language"])
 def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
-    out = execute("03_fairclip", tmp_path, attribute=attribute)
+    keep = "both" if attribute == "race" else "none"  # smoke's default
+    out = execute("03_fairclip", tmp_path, attribute=attribute,
+                  **({"keep": keep} if keep == "both" else {}))
     run, metrics = latest_metrics("03_fairclip")
     # the live curves are one figure updated in place, not one per epoch
     nb = nbformat.read(out, as_version=4)
@@ -218,11 +258,14 @@ def test_03_trains_and_evaluates_every_paper_attribute(tmp_path, attribute):
     assert metrics["val_auc"] == pytest.approx(val.max())
     assert "similarity_w1_race_black" in metrics
     assert "auc_gender_female" in metrics
-    for name in ("predictions.npz", "by_group.csv", "checkpoints/last.pt",
-                 "epochs.csv",
-                 "checkpoints/best.pt", "figures/training.html",
-                 f"figures/auc_{attribute}.html"):
+    for name in ("predictions.npz", "by_group.csv", "epochs.csv",
+                 "figures/training.html", f"figures/auc_{attribute}.html"):
         assert (run / name).is_file(), name
+    if keep == "both":
+        assert (run / "checkpoints/last.pt").is_file()
+        assert (run / "checkpoints/best.pt").is_file()
+    else:
+        assert not (run / "checkpoints").exists()
 
 
 @pytest.mark.parametrize("parameters, words", [
@@ -403,3 +446,93 @@ def test_04_without_a_03_run_names_the_fix(tmp_path, monkeypatch):
         execute("04_fairness_dashboard", tmp_path)
     assert err.value.ename == "FileNotFoundError"
     assert "Run notebooks/03_fairclip.ipynb first" in err.value.evalue
+
+
+# -- the bad-input matrix, rows that need a notebook (README: "Bad input") --
+def _no_run_folder(tmp_path, name):
+    folder = tmp_path / "runs" / name
+    return not folder.exists() or not any(folder.iterdir())
+
+
+@pytest.mark.parametrize("parameters, ename, words", [
+    ({"device": "cuda"}, "ConfigError", ["'device'", "'auto' or 'cpu'"]),
+    ({"batch_size": 4}, "ConfigError", ["'batch_size'", "min_per_group"]),
+    ({"fair_weight": float("nan")}, "ConfigError",
+     ["'fair_weight' must be a finite number"]),
+    ({"seed": -1}, "ConfigError", ["'seed'"]),
+    ({"pretrained": "nowhere/best.pt"}, "ConfigError",
+     ["does not exist", "relative to the repository root"]),
+])
+def test_03_bad_input_stops_before_any_run_folder(tmp_path, monkeypatch,
+                                                  parameters, ename, words):
+    import torch
+    if parameters.get("device") == "cuda" and torch.cuda.is_available():
+        pytest.skip("a GPU is present")
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("03_fairclip", tmp_path, **parameters)
+    assert err.value.ename == ename
+    for w in words:
+        assert w in err.value.evalue
+    assert _no_run_folder(tmp_path, "03_fairclip")
+
+
+def test_03_partial_summaries_name_the_notes_and_the_fix_works(
+        tmp_path, monkeypatch):
+    from fairnb.data import make_synthetic
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    root = make_synthetic(tmp_path / "data", n=60, seed=3)
+    files = sorted(p.stem for p in root.glob("*/data_*.npz"))
+    pd.DataFrame({"File Name": files[1:], "Original Note": "x",
+                  "Summarized Note": "glaucoma suspect"}).to_csv(
+        root / "gpt-4_summarized_notes.csv", index=False)
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("03_fairclip", tmp_path, data_dir=str(root), epochs=1,
+                batch_size=16)
+    assert f"has no summary for 1 file(s), e.g. {files[0]}.npz" in \
+        err.value.evalue
+    assert "-p summaries none" in err.value.evalue
+    assert _no_run_folder(tmp_path, "03_fairclip")
+    execute("03_fairclip", tmp_path, data_dir=str(root), epochs=1,
+            batch_size=16, summaries="none")  # the fix, as written
+    [run] = (tmp_path / "runs" / "03_fairclip").iterdir()
+    assert (run / "metrics.json").is_file()
+
+
+def test_03_never_shows_a_raw_note(tmp_path, monkeypatch):
+    from fairnb.data import make_synthetic
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    root = make_synthetic(tmp_path / "data", n=60, seed=3)
+    phi = ("Seen by Dr. Jane Smith on 03/14/2023, MRN 00123456, call "
+           "555-123-4567, jane@example.org. POAG OU.")
+    for path in sorted((root / "Training").glob("data_*.npz")):
+        with np.load(path) as z:
+            fields = {k: z[k] for k in z.files}
+        fields["note"] = np.array(phi)
+        np.savez(path, **fields)
+    out = execute("03_fairclip", tmp_path, data_dir=str(root), epochs=1,
+                  batch_size=16, summaries="none").read_text()
+    for secret in ("Jane Smith", "03/14/2023", "00123456", "555-123-4567",
+                   "jane@example.org"):
+        assert secret not in out, secret
+    assert "POAG OU" in out  # the clinical content is still shown
+
+
+def test_01_failing_after_its_run_folder_is_marked_failed(tmp_path,
+                                                          monkeypatch):
+    from fairnb.data import make_synthetic
+    from fairnb.run_status import run_table
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    root = make_synthetic(tmp_path / "data", n=60, seed=3)
+    for path in sorted(root.glob("*/data_*.npz")):  # 16-bit images
+        with np.load(path) as z:
+            fields = {k: z[k] for k in z.files}
+        fields["slo_fundus"] = fields["slo_fundus"].astype(np.uint16) * 257
+        np.savez(path, **fields)
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("01_explore_data", tmp_path, data_dir=str(root))
+    assert err.value.ename == "DatasetError" and "image >> 8" in \
+        err.value.evalue
+    table = run_table("01_explore_data", root=tmp_path / "runs")
+    assert table["status"].tolist() == ["failed"]
+    assert table["error"][0].startswith("DatasetError")
