@@ -118,8 +118,10 @@ def _between(overall, groups: list[dict]) -> dict[str, np.ndarray]:
         "dpd": np.ptp(stack("positive_rate"), axis=1),
         "deodds": np.maximum(np.ptp(stack("tpr0"), axis=1),
                              np.ptp(stack("fpr0"), axis=1)),
-        "auc_std_disparity": aucs.std(1) / overall["auc"] if spread else nan,
-        "auc_max_disparity": (np.ptp(aucs, axis=1) / overall["auc"]
+        # relative to the overall AUC: NaN where that is 0
+        "auc_std_disparity": (_ratio(aucs.std(1), overall["auc"])
+                              if spread else nan),
+        "auc_max_disparity": (_ratio(np.ptp(aucs, axis=1), overall["auc"])
                               if spread else nan),
     }
 

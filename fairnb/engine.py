@@ -222,12 +222,16 @@ class _Engine:
                 "lr": main.get_last_lr()[0], **out.logs}
 
     def stop(self, what: str, epoch: int, logs: dict) -> None:
-        where = (f" in {self.run.path / 'checkpoints'}" if self.run else "")
+        last = self.run.path / "checkpoints" / "last.pt" if self.run \
+            else None
+        kept = (f"the last good checkpoint is kept in {last}"
+                if last is not None and last.is_file() else
+                "no epoch finished, so there is no checkpoint to go back to")
         raise FloatingPointError(
             f"{what} at epoch {epoch + 1}, step "
             f"{len(self.history.steps) + 1} ({logs}). Training stopped; "
-            f"the last good checkpoint is kept{where}. Lower lr or the "
-            "fairness weight, or set grad_clip (e.g. 1.0).")
+            f"{kept}. Lower lr or the fairness weight, or set grad_clip "
+            "(e.g. 1.0).")
 
 
 def _score(method, data, settings, device) -> dict:

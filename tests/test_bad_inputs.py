@@ -318,12 +318,17 @@ def test_a_checkpoint_whose_pickle_runs_code_is_refused_unrun(tmp_path):
     assert not marker.exists()
 
 
-def test_a_damaged_file_of_a_synthetic_set_says_regenerate(tmp_path):
-    from fairnb.data import make_synthetic
-    root = make_synthetic(tmp_path / "syn", n=20, seed=1)
+def test_a_damaged_file_of_a_synthetic_set_says_regenerate_which_works(
+        tmp_path, monkeypatch):
+    import shutil
+    monkeypatch.setenv("FAIRNB_DATA_DIR", str(tmp_path / "cache"))
+    root = fnb.open_dataset(preset="smoke", summaries="none").root
     victim = sorted((root / "Test").glob("data_*.npz"))[0]
     victim.write_bytes(b"PK\x03\x04 torn")
     with pytest.raises(DatasetError) as err:
-        read_dataset(root).metadata()
-    assert "generated synthetic dataset: delete" in str(err.value)
+        fnb.open_dataset(preset="smoke", summaries="none").metadata()
+    assert f"generated synthetic dataset: delete {root}" in str(err.value)
     assert "re-download" not in str(err.value)
+    shutil.rmtree(root)  # the fix, as written
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    assert len(ds.metadata()) == 300

@@ -97,6 +97,19 @@ def test_non_finite_loss_or_gradient_stops_and_keeps_checkpoint(
         "model"].values() if v.is_floating_point())
 
 
+def test_a_non_finite_loss_before_any_checkpoint_says_there_is_none(
+        smoke, tmp_path):
+    bundle, data = smoke
+    run = fnb.start_run(ExploreConfig.create(), root=tmp_path)
+    method = NanAfter(limit=0, grad=False)
+    method.name = "nan_after"
+    with pytest.raises(FloatingPointError) as err:
+        train(fresh(bundle), method, data["train"], data["val"],
+              settings=settings(epochs=1), run=run)
+    assert "no epoch finished, so there is no checkpoint" in str(err.value)
+    assert not (run.path / "checkpoints").exists()
+
+
 def test_official_optimizer_trains_visual_and_text_blocks_only(smoke):
     bundle, data = smoke
     model = fresh(bundle)

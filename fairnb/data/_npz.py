@@ -49,8 +49,9 @@ def _member(npz, key):
 
 def _corrupt(path, exc):
     root = Path(path).parent.parent
-    fix = (f"it is part of a generated synthetic dataset: delete {root} and "
-           "it is generated again on next use"
+    fix = (f"it is part of a generated synthetic dataset: delete {root}; "
+           "the notebooks' embedded default is generated again on next use "
+           "(a folder made with make_synthetic: make it again)"
            if (root / "synthetic.json").is_file()
            else "re-download or re-extract it")
     return DatasetError(

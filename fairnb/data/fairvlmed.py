@@ -157,8 +157,9 @@ def _split_folder(root: Path, split: str) -> Path:
     elif inner := [p for p in root.iterdir() if (p / "Training").is_dir()]:
         fix = f"did you mean {inner[0]}?"
     raise DatasetError(
-        f"{root / _FOLDERS[split][0]} is missing. {_LAYOUT} - {fix} (or "
-        "pass splits=... to read only the splits you have).")
+        f"{root / _FOLDERS[split][0]} is missing. {_LAYOUT} - {fix} (02 "
+        "reads fewer splits with -p splits train; 01 and 03 need all "
+        "three; in Python: read_dataset(root, splits=('train',))).")
 
 
 def read_dataset(root, *, splits=SPLITS, summaries="auto",

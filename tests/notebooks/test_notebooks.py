@@ -77,6 +77,17 @@ def test_parameters_cell_is_the_documented_cli(path):
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
+def test_the_readme_table_lists_every_parameter(path):
+    readme = (NOTEBOOKS.parent / "README.md").read_text()
+    [row] = [line for line in readme.splitlines()
+             if line.startswith(f"| `{path.name}` |")]
+    listed = row.split(" | ")[2]
+    missing = [n for n in CONFIGS[path.stem].parameter_names()
+               if f"`{n}`" not in listed]
+    assert not missing, f"README row of {path.name} lacks {missing}"
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.stem)
 def test_committed_without_outputs(path):
     nb = nbformat.read(path, as_version=4)
     assert all(not c.get("outputs") for c in nb.cells
