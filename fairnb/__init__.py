@@ -40,8 +40,8 @@ _MODULES = ("attributes", "callbacks", "checkpoints", "choices", "config",
             "losses",
             "methods", "metrics", "models", "notes", "optim", "paths",
             "plots", "predictions", "preflight", "protocols", "run_status",
-            "runs", "sources", "summarize", "summary_quality", "tokens",
-            "uncertainty")
+            "runs", "sources", "summarize", "summary_quality", "sweep",
+            "tokens", "uncertainty")
 
 __all__ = sorted(_NAMES) + list(_MODULES)
 

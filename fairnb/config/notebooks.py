@@ -1,7 +1,7 @@
 """Configs of the data, summary and dashboard notebooks (01, 02, 04)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..attributes import ATTRIBUTES, parse_attributes
@@ -22,7 +22,7 @@ class ExploreConfig(NotebookConfig):
     split: str = "all"
     attributes: Any = "all"
     preset: str = "demo"
-    n_examples: int = field(default=4)
+    n_examples: int = 3
 
     def check(self) -> None:
         try:

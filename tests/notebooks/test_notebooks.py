@@ -1,6 +1,7 @@
 """Every notebook: its parameters cell is its documented CLI, it is committed
 without outputs, and papermill runs it headlessly (smoke preset)."""
 import ast
+import dataclasses
 import io
 import json
 import signal
@@ -64,6 +65,13 @@ def test_parameters_cell_is_the_documented_cli(path):
         ast.literal_eval(node.value)  # literals only: papermill can inject
         names.append(node.target.id)
     assert names == CONFIGS[path.stem].parameter_names()
+    # the cell's values are the config's defaults (a sweep builds configs
+    # without the notebook and must resolve the same parameters)
+    defaults = {f.name: f.default for f in dataclasses.fields(
+        CONFIGS[path.stem])}
+    for node in tree.body:
+        assert ast.literal_eval(node.value) == defaults[node.target.id], (
+            f"{path.name}: {node.target.id} differs from its config default")
     # papermill --help-notebook must see every parameter with its help
     inferred = pm.inspect_notebook(str(path))
     assert list(inferred) == names
