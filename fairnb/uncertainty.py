@@ -54,7 +54,7 @@ class Difference:
     def verdict(self) -> str:
         """'better' / 'worse' / 'higher' / 'lower' / 'within noise' /
         'undefined' (:func:`fairnb._bootstrap.verdict`)."""
-        return bs.verdict(self.metric.split(":")[-1], self.low, self.high)
+        return bs.verdict(self.metric.split(":")[0], self.low, self.high)
 
 
 def seed_difference(a: Sequence[float], b: Sequence[float], *,
@@ -105,12 +105,14 @@ def _key(metric: str, attribute: str) -> tuple[str, str]:
 
 
 def _bootstrap_p(reps: np.ndarray) -> float:
-    """Two-sided bootstrap p-value: twice the smaller tail at 0."""
+    """Two-sided bootstrap p-value: twice the smaller tail at 0, counted
+    as (k + 1) / (B + 1) so that B replicates never claim p = 0
+    (Davison & Hinkley 1997, §4.2)."""
     reps = reps[~np.isnan(reps)]
     if reps.size == 0:
         return np.nan
-    tail = min(np.mean(reps <= 0), np.mean(reps >= 0))
-    return float(min(1.0, 2 * tail))
+    tail = min(np.sum(reps <= 0), np.sum(reps >= 0))
+    return float(min(1.0, 2 * (tail + 1) / (reps.size + 1)))
 
 
 def two_level_bootstrap(runs_a, runs_b, *, attribute: str,
@@ -131,16 +133,31 @@ def two_level_bootstrap(runs_a, runs_b, *, attribute: str,
     differences :math:`D_{r,j} = m_b^{(j)*r} - m_a^{(j)*r}`. Without
     seed resampling (``source="samples"``) the *K* seeds are averaged as
     they are; with one seed that is :func:`fairnb.metrics.compare`'s
-    paired bootstrap, replicate for replicate. Samples Unknown for
-    ``attribute`` are left out, as in the group report. ``metric``: a
-    group metric (``auc``, ``acc``, ...) of all samples,
-    ``"<metric>:<group>"`` of one group, or a between-group metric
-    (``es_auc``, ``dpd``, ...).
+    paired bootstrap, replicate for replicate. As in ``metrics.json``, a
+    metric of all samples (``auc``) covers every sample, while a group's
+    and the between-group metrics leave out the samples Unknown for
+    ``attribute`` (as the group report does). ``metric``: a group metric
+    (``auc``, ``acc``, ...) of all samples, ``"<metric>:<group>"`` of one
+    group, or a between-group metric (``es_auc``, ``dpd``, ...).
 
     The point value is the mean over seeds of the full-sample
     differences; the interval the percentile one; the p-value twice the
     smaller bootstrap tail at 0.
     """
+    both, samples = bootstrap_differences(
+        runs_a, runs_b, attribute=attribute, metrics=[metric],
+        threshold=threshold, n_boot=n_boot, seed=seed, level=level)[metric]
+    return both if resample_seeds else samples
+
+
+def bootstrap_differences(runs_a, runs_b, *, attribute: str,
+                          metrics: Sequence[str], threshold: float = 0.5,
+                          n_boot: int = 2000, seed: int = 0,
+                          level: float = 0.95
+                          ) -> dict[str, tuple[Difference, Difference]]:
+    """:func:`two_level_bootstrap` of several metrics from one set of
+    resamples: metric -> (``both``, ``samples``) differences. Each run is
+    evaluated once per resample for every metric."""
     runs_a, runs_b = list(runs_a), list(runs_b)
     if not runs_a or len(runs_a) != len(runs_b):
         raise ValueError(f"two_level_bootstrap needs the same number of "
@@ -152,34 +169,46 @@ def two_level_bootstrap(runs_a, runs_b, *, attribute: str,
                 and np.array_equal(pred.y_true, first.y_true)):
             raise ValueError("every run must be scored on the same Test "
                              "samples in the same order (ids and labels).")
-    key = _key(metric, attribute)
+    keys = {m: _key(m, attribute) for m in metrics}
     codes = np.asarray(first.attributes[attribute]).astype(np.int64)
-    keep = codes != UNKNOWN
-    y, g = np.asarray(first.y_true)[keep].astype(np.int64), codes[keep]
+    y = np.asarray(first.y_true).astype(np.int64)
+    known = codes != UNKNOWN
     names = {c: code_to_name(attribute, c) for c in group_codes(attribute)}
     rng = np.random.default_rng(seed)
     # drawn first, as group_report draws them: the same seed pairs up
     W = np.vstack([np.ones((1, y.size)),
-                   bs.resample_counts(2 * g + y, n_boot, rng)])
+                   bs.resample_counts(2 * codes + y, n_boot, rng)])
     k = len(runs_a)
-    D = np.empty((n_boot + 1, k))
+    D = {m: np.empty((n_boot + 1, k)) for m in metrics}
     for j in range(k):
-        value = []
+        values = []
         for pred in (runs_a[j], runs_b[j]):
-            s = np.asarray(pred.y_score, float)[keep]
-            stats = bs.replicate_stats(W, y, s,
-                                       (s >= threshold).astype(np.int64),
-                                       g, names)
-            value.append(stats[key])
-        D[:, j] = value[1] - value[0]
-    if resample_seeds:
-        draws = rng.integers(0, k, (n_boot, k))
-        reps = np.take_along_axis(D[1:], draws, axis=1).mean(axis=1)
-    else:
-        reps = D[1:].mean(axis=1)
-    low, high = bs.percentile_ci(reps, level)
-    return Difference(metric, "both" if resample_seeds else "samples",
-                      float(D[0].mean()), low, high, _bootstrap_p(reps), k)
+            s = np.asarray(pred.y_score, float)
+            p = (s >= threshold).astype(np.int64)
+            everyone = bs.replicate_stats(W, y, s, p, codes, names)
+            part = bs.replicate_stats(W[:, known], y[known], s[known],
+                                      p[known], codes[known], names)
+            # as metrics.json: auc, acc, ... of all samples over every
+            # sample; a group's and the between-group metrics over the
+            # known ones
+            values.append({m: (everyone if key[0] == "all" and key[1] in
+                               bs.GROUP_METRICS else part)[key]
+                           for m, key in keys.items()})
+        for m in metrics:
+            D[m][:, j] = values[1][m] - values[0][m]
+    draws = rng.integers(0, k, (n_boot, k))
+    out = {}
+    for m in metrics:
+        point = float(D[m][0].mean())
+        pair = []
+        for source, reps in (
+                ("both", np.take_along_axis(D[m][1:], draws, 1).mean(1)),
+                ("samples", D[m][1:].mean(1))):
+            low, high = bs.percentile_ci(reps, level)
+            pair.append(Difference(m, source, point, low, high,
+                                   _bootstrap_p(reps), k))
+        out[m] = tuple(pair)
+    return out
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -239,5 +268,6 @@ def seeds_needed(diffs: Sequence[float], *, level: float = 0.95,
     return None
 
 
-__all__ = ["Difference", "SOURCES", "holm", "seed_difference",
+__all__ = ["Difference", "SOURCES", "bootstrap_differences", "holm",
+           "seed_difference",
            "seeds_needed", "signed_rank_floor", "two_level_bootstrap"]

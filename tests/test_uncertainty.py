@@ -132,3 +132,27 @@ def test_runs_on_other_samples_are_refused(data):
     other = preds(y, runs[0].y_score, race, ids=np.arange(len(y)) + 1)
     with pytest.raises(ValueError, match="same Test samples"):
         two_level_bootstrap([runs[0]], [other], attribute="race")
+
+
+def test_auc_covers_every_sample_as_in_metrics_json(data):
+    from sklearn.metrics import roc_auc_score
+    y, race, runs = data
+    race = race.copy()
+    race[::5] = -1  # some Unknown: still counted in the overall AUC
+    a, b = (preds(y, r.y_score, race) for r in runs[:2])
+    d = two_level_bootstrap([a], [b], attribute="race", n_boot=50)
+    assert d.diff == pytest.approx(roc_auc_score(y, b.y_score)
+                                   - roc_auc_score(y, a.y_score))
+
+
+def test_a_group_metric_verdict_uses_its_direction(data):
+    from fairnb.uncertainty import Difference
+    d = Difference("auc:Black", "both", 0.1, 0.05, 0.15, 0.01, 3)
+    assert d.verdict == "better"
+    assert Difference("dpd", "both", 0.1, 0.05, 0.15, 0.01, 3).verdict == \
+        "worse"
+
+
+def test_the_bootstrap_p_value_never_reaches_zero():
+    from fairnb.uncertainty import _bootstrap_p
+    assert _bootstrap_p(np.ones(99)) == pytest.approx(2 / 100)

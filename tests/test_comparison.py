@@ -1,0 +1,121 @@
+"""fairnb.comparison on hand-made 03 run folders."""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from fairnb.comparison import (
+    collect,
+    differences,
+    mechanism,
+    ranks,
+    seed_table,
+    table_metrics,
+    too_few_seeds,
+    wide_table,
+)
+from fairnb.predictions import Predictions
+
+N = 400
+
+
+def make_run(root, method, seed, *, shift=0.0, attribute="race"):
+    """A 03-shaped run folder whose scores improve with ``shift``."""
+    rng = np.random.default_rng(1000 * seed + sum(map(ord, method)))
+    base = np.random.default_rng(7)  # the same Test set for every run
+    y = base.integers(0, 2, N)
+    race = base.integers(0, 3, N)
+    gender = base.integers(0, 2, N)
+    score = np.clip(0.5 + (y - 0.5) * (0.2 + shift) + rng.normal(0, 0.2, N),
+                    0, 1)
+    pred = Predictions(ids=np.arange(N), y_true=y, y_score=score,
+                       similarity=rng.normal(0.3, 0.05 + shift, N),
+                       attributes={"race": race, "gender": gender})
+    path = root / f"{method}_{seed}"
+    path.mkdir(parents=True)
+    pred.save(path / "predictions.npz")
+    (path / "params.json").write_text(json.dumps(
+        {"method": method, "seed": seed, "attribute": attribute}))
+    metrics = {k: (None if isinstance(v, float) and np.isnan(v) else v)
+               for k, v in pred.metrics().items()}
+    (path / "metrics.json").write_text(json.dumps(
+        {"schema_version": 1, "notebook": "03_fairclip", **metrics}))
+    return path
+
+
+@pytest.fixture
+def frame(tmp_path):
+    runs = [make_run(tmp_path, m, s, shift=shift)
+            for m, shift in (("clip", 0.0), ("fairclip", 0.4),
+                             ("twin", 0.0))
+            for s in (0, 1, 2)]
+    return collect(runs)
+
+
+def test_seed_table_is_mean_and_sample_std(frame):
+    table = seed_table(frame)
+    row = table.query("method == 'fairclip' and metric == 'ES-AUC'")
+    values = frame.loc[frame["method"] == "fairclip", "es_auc_race"]
+    assert float(row["mean"].iloc[0]) == pytest.approx(np.mean(values))
+    assert float(row["std"].iloc[0]) == pytest.approx(np.std(values,
+                                                             ddof=1))
+    wide = wide_table(table)
+    assert list(wide.columns) == [lab for lab, _, _ in table_metrics("race")]
+    assert " ± " in wide.loc[("race", "clip"), "AUC"]
+
+
+def test_differences_have_three_intervals_and_holm(frame):
+    out = differences(frame, baseline="clip", n_boot=2000)
+    assert set(out["method"]) == {"fairclip", "twin"}
+    auc = out.query("method == 'fairclip' and metric == 'AUC'").iloc[0]
+    a = frame[frame["method"] == "clip"].sort_values("seed")["auc"]
+    b = frame[frame["method"] == "fairclip"].sort_values("seed")["auc"]
+    ci = stats.ttest_rel(b.to_numpy(), a.to_numpy()).confidence_interval()
+    assert (auc["seeds_low"], auc["seeds_high"]) == pytest.approx(
+        (ci.low, ci.high))
+    assert auc["diff"] == pytest.approx(np.mean(b.to_numpy() - a.to_numpy()))
+    assert auc["both_low"] <= auc["diff"] <= auc["both_high"]
+    assert auc["verdict"] == "better"  # a clear planted gain
+    twin = out[out["method"] == "twin"]  # the baseline's distribution
+    assert set(twin["verdict"]) == {"within noise"}
+    # Holm over every row: never below the raw p, monotone in the raw p
+    assert (out["holm_p"] >= out["both_p"] - 1e-12).all()
+    order = np.argsort(out["both_p"].to_numpy(), kind="stable")
+    assert np.all(np.diff(out["holm_p"].to_numpy()[order]) >= -1e-12)
+    with pytest.raises(ValueError, match="baseline 'clop' has no runs"):
+        differences(frame, baseline="clop")
+
+
+def test_too_few_seeds_is_said():
+    assert "no signed-rank test can reject" in too_few_seeds(3)
+    assert too_few_seeds(6) is None
+
+
+def test_ranks_by_hand(frame):
+    r = ranks(frame, metric="AUC")
+    # by hand: rank the three methods' AUCs in each seed (1 = best)
+    x = frame.pivot(index="seed", columns="method", values="auc")[
+        ["clip", "fairclip", "twin"]].to_numpy()
+    rank = np.array([[sorted(-row).index(-v) + 1 for v in row] for row in x])
+    assert r.mean_ranks == pytest.approx(dict(zip(
+        ["clip", "fairclip", "twin"], rank.mean(axis=0))))
+    k, n = 3, 3
+    chi2 = 12 / (n * k * (k + 1)) * np.sum(rank.sum(axis=0) ** 2) \
+        - 3 * n * (k + 1)
+    assert r.statistic == pytest.approx(chi2)
+    # Demsar (JMLR 2006), Table 5a: q_0.05 = 2.343 for k = 3
+    assert r.cd == pytest.approx(2.343 * np.sqrt(k * (k + 1) / (6 * n)),
+                                 abs=1e-3)
+
+
+def test_mechanism_pairs_each_seed_with_the_baselines(frame):
+    m = mechanism(frame, baseline="clip")
+    assert len(m) == 6
+    row = m.query("method == 'fairclip' and seed == 1").iloc[0]
+    one = frame.set_index(["method", "seed"])
+    w1 = [c for c in frame.columns if c.startswith("similarity_w1_race_")]
+    assert row["w1_change"] == pytest.approx(
+        one.loc[("fairclip", 1), w1].sum() - one.loc[("clip", 1), w1].sum())
+    assert isinstance(m, pd.DataFrame)
