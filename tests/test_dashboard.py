@@ -7,6 +7,7 @@ import shutil
 import subprocess
 
 import numpy as np
+import plotly.graph_objects as go
 import pytest
 
 from fairnb import dashboard, plots
@@ -129,6 +130,35 @@ def test_interactive_controls_redraw_figure_widgets(runs, monkeypatch):
     assert dash.boxes["comparison"].layout.display is None
     assert len(live["comparison"].data) > 0
     assert len(shown) == 1
+    # the live summary names run a and run b
+    assert "<b>run (a)</b>: baseline" in dash.summary.value
+    assert "<b>compared with (b)</b>: fairclip" in dash.summary.value
+    assert "fairclip against baseline" in dash.summary.value
+
+
+def test_with_a_frontend_live_figures_are_shown_into_full_width_outputs(
+        runs, monkeypatch):
+    """plotly 7's FigureWidget stays 700 px wide in JupyterLab (found in
+    a browser check): with a frontend each figure goes into an Output
+    that spans the cell."""
+    monkeypatch.setenv("FAIRNB_INTERACTIVE", "1")
+    shows = []
+    monkeypatch.setattr(go.Figure, "show", lambda self, *a, **k:
+                        shows.append(self))
+    monkeypatch.setattr(dashboard, "display", lambda obj: None)
+    dash = dashboard.Dashboard(runs)
+    dash.show()
+    assert dash.live_kind == "output"
+    assert all(type(o).__name__ == "Output" for o in dash.widgets.values())
+    assert all(o.layout.width == "100%" for o in dash.widgets.values())
+    first = len(shows)
+    assert first == len(dashboard.FIGURES) - 1  # no comparison yet
+    dash.control_widgets["threshold"].value = 0.3
+    assert len(shows) == 2 * first  # every figure drawn again
+    confusion = [f for f in shows if "onfusion" in (f.layout.title.text
+                                                     or "")]
+    assert len(confusion) == 2
+    assert not np.array_equal(confusion[0].data[0].z, confusion[1].data[0].z)
 
 
 def test_interactive_auto_follows_the_frontend(runs, monkeypatch):

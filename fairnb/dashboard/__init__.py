@@ -4,10 +4,14 @@ and ipywidgets controls for live exploration.
 Headless rule: papermill runs have no frontend, widget callbacks never
 fire there (papermill#400), and figures displayed into an ipywidgets
 ``Output`` leave nbclient waiting for the cell forever (#723; reproduced
-here). So :class:`Dashboard` draws live figures as plotly ``FigureWidget``
-objects updated in place (no ``Output`` widget at all), and with
-``interactive="auto"`` it shows controls only when a notebook frontend is
-attached (:func:`has_frontend`); headless it displays the static figures.
+here). So with ``interactive="auto"`` :class:`Dashboard` shows controls
+only when a notebook frontend is attached (:func:`has_frontend`), and
+headless it displays the static figures. With a frontend each live figure
+is shown into its own ``Output`` (it fills the cell; plotly 7's
+``FigureWidget`` stays 700 px wide in JupyterLab, plotly.py#5208, found
+in a browser check); controls forced on without one (``interactive="on"``
+under papermill) draw ``FigureWidget`` objects updated in place instead,
+so nothing waits on an ``Output``.
 All drawing goes through :meth:`Dashboard.redraw`, a plain method, so the
 callback logic runs and is tested without a frontend.
 
@@ -158,11 +162,11 @@ class Dashboard:
         """The current state and :func:`headline_html` of the last
         :meth:`redraw`."""
         st, pred = self.state, self.predictions(self.state["run"])
-        items = {"run": st["run"], "attribute": st["attribute"],
+        items = {"run (a)": st["run"], "attribute": st["attribute"],
                  "threshold": f"{st['threshold']:.2f}",
                  "patients": len(pred.y_true),
                  "glaucoma": f"{100 * np.mean(pred.y_true):.1f} %",
-                 "compared with": st["compare"] or NO_COMPARISON}
+                 "compared with (b)": st["compare"] or NO_COMPARISON}
         return "<ul>" + "".join(
             f"<li><b>{k}</b>: {html.escape(str(v))}</li>"
             for k, v in items.items()) + "</ul>" + headline_html(
@@ -198,9 +202,16 @@ class Dashboard:
             compare=w.Dropdown(options=self._compare_options(st["run"]),
                                value=st["compare"] or NO_COMPARISON,
                                description="compare"))
-        self.widgets = {key: go.FigureWidget() for key in FIGURES}
-        self.boxes = {key: w.Box([fig], layout=w.Layout(width="100%"))
+        # see the module docstring: Output with a frontend, else
+        # FigureWidget
+        self.live_kind = "output" if has_frontend() else "figurewidget"
+        full = w.Layout(width="100%")
+        self.widgets = {key: (w.Output(layout=full)
+                              if self.live_kind == "output"
+                              else go.FigureWidget()) for key in FIGURES}
+        self.boxes = {key: w.Box([fig], layout=full)
                       for key, fig in self.widgets.items()}
+        self.summary = w.HTML()
         for name, widget in ctl.items():
             widget.observe(lambda ch, n=name: self._draw(**{n: ch["new"]}),
                            names="value")
@@ -208,7 +219,7 @@ class Dashboard:
         self.control_widgets = ctl
         self._draw()
         return w.VBox([w.HBox(list(ctl.values())[:3]),
-                       w.HBox(list(ctl.values())[3:]),
+                       w.HBox(list(ctl.values())[3:]), self.summary,
                        *self.boxes.values()])
 
     def _compare_options(self, run: str) -> list[str]:
@@ -223,13 +234,19 @@ class Dashboard:
         menu.options = options
 
     def _draw(self, **state) -> None:
-        """Redraw every ``FigureWidget`` in place; hide the comparison
-        when there is none."""
+        """Redraw every live figure and the summary (which names run a
+        and run b); hide the comparison when there is none."""
         figs = self.redraw(**state)
+        self.summary.value = self.summary_html()
         for key, live in self.widgets.items():
             fig = figs.get(key)
             self.boxes[key].layout.display = None if fig else "none"
             if fig is None:
+                continue
+            if self.live_kind == "output":
+                with live:
+                    live.clear_output(wait=True)
+                    fig.show()
                 continue
             with live.batch_update():
                 live.data = ()

@@ -46,16 +46,21 @@ def headline_html(table: pd.DataFrame, attribute: str, *,
             f"{html.escape(r.group)} {_fmt(r)} (n={r.n})"
             for r in groups) + "</li>")
     if comparison is not None and len(comparison):
-        counts = comparison["verdict"].value_counts()
+        from .._bootstrap import HIGHER_IS_BETTER, LOWER_IS_BETTER
+        directed = comparison["metric"].isin(HIGHER_IS_BETTER
+                                             | LOWER_IS_BETTER)
+        judged = comparison.loc[directed, "verdict"].value_counts()
+        rates = comparison.loc[~directed, "verdict"].value_counts()
         a, b = (html.escape(str(n)) for n in names)
-        judged = ", ".join(f"{counts.get(v, 0)} {v}" for v in JUDGED)
         text = (f"<li><b>comparison</b>: {b} against {a}, paired over the "
-                f"same samples: {judged} (metrics where higher or lower is "
-                "better)")
-        if any(v in counts for v in UNJUDGED):
-            text += "; " + ", ".join(f"{counts.get(v, 0)} {v}"
-                                     for v in UNJUDGED) + " (rates "
-            text += "without a better direction)"
+                "same samples: " + ", ".join(
+                    f"{judged.get(v, 0)} {v}" for v in JUDGED)
+                + " (metrics where higher or lower is better)")
+        if len(rates):
+            text += "; " + ", ".join(
+                f"{rates.get(v, 0)} {v}" for v in (*UNJUDGED,
+                                                    "within noise"))
+            text += " (rates without a better direction)"
         items.append(text + ". Each verdict is at 95 %, so about 1 in 20 "
                      "differences reads better or worse by chance.</li>")
     return f"<ul>{''.join(items)}</ul>"

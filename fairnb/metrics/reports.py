@@ -230,22 +230,25 @@ def flat_metrics(table: pd.DataFrame, *, attribute: str,
 
 
 def report_table(pred, attribute: str, threshold: float = 0.5, *,
-                 n_boot: int = 500) -> pd.DataFrame:
+                 n_boot: int = 500, include_unknown: bool = False
+                 ) -> pd.DataFrame:
     """Tidy report table of one attribute of a ``Predictions`` (the
     dashboard's redraw)."""
     return group_report(pred.y_true, pred.y_score,
                         groups=pred.attributes[attribute],
                         attribute=attribute, threshold=threshold,
-                        n_boot=n_boot, ids=pred.ids).to_frame()
+                        n_boot=n_boot, include_unknown=include_unknown,
+                        ids=pred.ids).to_frame()
 
 
 def compare_predictions(pred_a, pred_b, attribute: str,
-                        threshold: float = 0.5, *, n_boot: int = 500
-                        ) -> pd.DataFrame:
+                        threshold: float = 0.5, *, n_boot: int = 500,
+                        include_unknown: bool = False) -> pd.DataFrame:
     """:func:`compare` of two ``Predictions`` on the same samples."""
     reports = [group_report(p.y_true, p.y_score,
                             groups=p.attributes[attribute],
                             attribute=attribute, threshold=threshold,
-                            n_boot=n_boot, ids=p.ids)
+                            n_boot=n_boot, include_unknown=include_unknown,
+                            ids=p.ids)
                for p in (pred_a, pred_b)]
     return compare(*reports)

@@ -186,9 +186,12 @@ def threshold_sweep_figure(y_true, y_score, groups, attribute: str,
     fig.update_yaxes(title_text="difference (0-1)", row=1, col=1)
     fig.update_yaxes(title_text="rate (0-1)", row=1, col=2)
     fig = _layout(fig, f"Threshold sweep: {attribute}")
-    # many traces: a legend below the plots, never cut at the right edge
-    return fig.update_layout(legend=dict(orientation="h", y=-0.25,
-                                         yanchor="top"), margin_b=140)
+    # many traces: a legend at the figure's bottom edge (container
+    # coordinates, so at any height it sits below the axis titles and is
+    # never cut at the right edge)
+    return fig.update_layout(
+        legend=dict(orientation="h", yref="container", y=0.01,
+                    yanchor="bottom"), margin_b=150, height=480)
 
 
 def reliability_figure(y_true, y_score, groups, attribute: str,

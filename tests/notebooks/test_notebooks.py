@@ -424,7 +424,8 @@ def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path, clip_runs):
     # one contract: every key 03 and 04 share means the same, and both
     # equal scikit-learn / fairlearn on predictions.npz
     m03 = json.loads((a / "metrics.json").read_text())
-    shared = sorted(set(m03) & set(metrics) - {"notebook"})
+    assert m03["primary"] == metrics["primary"] == "auc"
+    shared = sorted(set(m03) & set(metrics) - {"notebook", "primary"})
     assert {"auc", "acc", "n", "es_auc_race", "dpd_language",
             "auc_race_black", "n_gender_female"} <= set(shared)
     for key in shared:
