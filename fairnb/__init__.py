@@ -20,7 +20,7 @@ _NAMES = {
     "group_names": "attributes", "name_to_code": "attributes",
     "ConfigError": "config", "DashboardConfig": "config",
     "ExploreConfig": "config", "FairCLIPConfig": "config",
-    "SummarizeConfig": "config",
+    "SummarizeConfig": "config", "CompareConfig": "config",
     "Bias": "data", "DatasetError": "data", "ensure_synthetic": "data",
     "make_synthetic": "data", "open_dataset": "sources",
     "read_dataset": "data",
@@ -35,7 +35,8 @@ _NAMES = {
     "History": "engine", "TrainSettings": "engine", "train": "engine",
     "LiveCurves": "callbacks",
 }
-_MODULES = ("attributes", "callbacks", "checkpoints", "choices", "config",
+_MODULES = ("attributes", "callbacks", "checkpoints", "choices",
+            "comparison", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
             "losses",
             "methods", "metrics", "models", "notes", "optim", "paths",

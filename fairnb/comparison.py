@@ -266,6 +266,24 @@ def mechanism(frame: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
                                        "w1_change", "es_auc_change"])
 
 
+def flat_metrics(diffs: pd.DataFrame, *, n_runs: int) -> dict:
+    """06's ``metrics.json``: ``n_runs``, and for each row of
+    :func:`differences` ``diff_``, ``holm_p_`` and ``verdict_`` +
+    ``<method>_<attribute>_<metric slug>`` (e.g.
+    ``diff_fairclip_race_es_auc``)."""
+    out: dict = {"n_runs": int(n_runs), "n_differences": len(diffs),
+                 "n_not_within_noise": int(
+                     (~diffs["verdict"].isin(["within noise",
+                                              "undefined"])).sum())}
+    for row in diffs.itertuples():
+        key = f"{row.method}_{row.attribute}_{group_slug(row.metric)}"
+        out[f"diff_{key}"] = row.diff
+        out[f"holm_p_{key}"] = row.holm_p
+        out[f"verdict_{key}"] = row.verdict
+    return out
+
+
 __all__ = ["DIFFERENCE_COLUMNS", "Ranks", "collect", "differences",
+           "flat_metrics",
            "mechanism", "ranks", "seed_table", "table_metrics",
            "too_few_seeds", "wide_table"]

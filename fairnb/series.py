@@ -18,6 +18,8 @@ from .paths import repo_root, runs_dir
 SERIES = {
     "core": ("01_explore_data", "02_summarize_notes", "03_fairclip",
              "04_fairness_dashboard"),
+    # heavier: a grid of 03 runs (make compare)
+    "compare": ("06_compare_methods",),
 }
 
 

@@ -197,5 +197,26 @@ def run_grid(cells: Sequence[Cell], *, folder: str | Path,
     return result
 
 
+def require_complete(result: SweepResult, cells: Sequence[Cell]) -> list:
+    """The run folders of every cell, in grid order; raises with what is
+    missing: the failures (with their error's last lines) or the SLURM
+    jobs still to finish (re-running picks up what they completed)."""
+    missing = [c.name for c in cells if c.name not in result.runs]
+    if not missing:
+        return [result.runs[c.name] for c in cells]
+    if result.jobs:
+        ids = ", ".join(str(j.job_id) for j in result.jobs)
+        raise RuntimeError(
+            f"{len(result.jobs)} cell(s) submitted to SLURM (jobs {ids}). "
+            "Re-run this notebook with the same parameters when they have "
+            "finished: complete cells are picked up, nothing runs twice.")
+    lines = [f"{name}: {result.failed.get(name, 'no complete run')[-400:]}"
+             for name in missing]
+    raise RuntimeError(
+        f"{len(missing)} of {len(cells)} cell(s) have no complete run:\n"
+        + "\n".join(lines) + "\nFix the cause and re-run: complete cells "
+        "are skipped.")
+
+
 __all__ = ["Cell", "EXECUTORS", "SweepResult", "command", "commands",
-           "complete_run", "grid", "run_grid"]
+           "complete_run", "grid", "require_complete", "run_grid"]

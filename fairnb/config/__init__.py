@@ -23,6 +23,7 @@ from .base import (
                    check_range,
                    injected_names,
 )
+from .comparison import CompareConfig
 from .notebooks import (
                    DashboardConfig,
                    ExploreConfig,
@@ -39,9 +40,10 @@ from .training import (
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
-                            DashboardConfig)}
+                            DashboardConfig, CompareConfig)}
 
-__all__ = ["ATTRIBUTES", "CONFIGS", "ConfigError", "DashboardConfig",
+__all__ = ["ATTRIBUTES", "CONFIGS", "CompareConfig", "ConfigError",
+           "DashboardConfig",
            "ExploreConfig", "FairCLIPConfig", "METHOD_FIELDS",
            "NotebookConfig", "OPTIMIZERS", "PRESETS", "SummarizeConfig",
            "check_choice_cfg", "check_range", "injected_names",

@@ -8,9 +8,12 @@ titles with units. ``fnb.plots.<name>`` reaches every builder:
 - :mod:`.training`: curves, per-group metrics, similarities (03);
 - :mod:`.summaries`: summary lengths and diagnosis retention (02);
 - :mod:`.fairness`: ROC, intervals, threshold sweeps, calibration,
-  confusion, Pareto and comparisons (04_fairness_dashboard).
+  confusion, Pareto and comparisons (04_fairness_dashboard);
+- :mod:`.comparison`: differences over seeds and samples, the mechanism
+  check, mean ranks (06_compare_methods).
 """
 from ._style import OKABE_ITO, TEMPLATE, UNKNOWN_COLOR, group_colors
+from .comparison import differences_figure, mechanism_figure, ranks_figure
 from .data import (
     age_figure,
     crosstab_figure,
@@ -51,6 +54,9 @@ __all__ = [
     "image_grid_figure",
     "crosstab_figure",
     "example_titles",
+    "differences_figure",
+    "mechanism_figure",
+    "ranks_figure",
     "retention_figure",
     "summary_length_figure",
     "training_figure",

@@ -556,3 +556,50 @@ def test_01_failing_after_its_run_folder_is_marked_failed(tmp_path,
     table = run_table("01_explore_data", root=tmp_path / "runs")
     assert table["status"].tolist() == ["failed"]
     assert table["error"][0].startswith("DatasetError")
+
+
+# -- 06 --
+def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
+                                                        monkeypatch,
+                                                        clip_runs):
+    import shutil
+
+    runs = tmp_path / "runs"
+    for run in clip_runs:  # the baseline's two seeds exist already
+        shutil.copytree(run, runs / "03_fairclip" / run.name)
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    params = dict(methods="clip,fairclip", seeds="0,1", epochs=1)
+    text = execute("06_compare_methods", tmp_path, **params).read_text()
+    assert "SweepResult(4 runs, 2 already complete, 0 failed" in text
+    assert "With 2 seeds no signed-rank test can reject" in text
+    [run] = (runs / "06_compare_methods").iterdir()
+    diffs = pd.read_csv(run / "comparison.csv")
+    assert set(diffs["method"]) == {"fairclip"}
+    assert {"seeds_low", "samples_low", "both_low", "holm_p",
+            "verdict"} <= set(diffs.columns)
+    assert (diffs["holm_p"] >= diffs["both_p"] - 1e-12).all()
+    table = pd.read_csv(run / "table.csv")
+    assert set(table["n_seeds"]) == {2}
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["n_runs"] == 4 and "diff_fairclip_race_es_auc" in metrics
+    assert (run / "figures/report.html").is_file()
+    assert (run / "commands.sh").read_text().count("papermill") == 4
+    # re-run after an interruption: nothing is trained again
+    again = execute("06_compare_methods", tmp_path, **params).read_text()
+    assert "SweepResult(4 runs, 4 already complete, 0 failed" in again
+    assert len(list((runs / "03_fairclip").iterdir())) == 4
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"baseline": "dro"}, ["baseline 'dro' is not one of methods"]),
+    ({"methods": "clip,fairclipp"}, ["Bad value in 'methods'",
+                                     "Did you mean 'fairclip'"]),
+    ({"seeds": "0,0"}, ["seeds must be distinct"]),
+    ({"executor": "k8s"}, ["Bad value for 'executor'", "local, slurm"]),
+])
+def test_06_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("06_compare_methods", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue

@@ -1,0 +1,109 @@
+"""The config of the method-comparison notebook, 06_compare_methods: the
+grid (methods x seeds x attributes) of 03 runs and the statistics."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from ..attributes import check_choice, parse_attributes
+from .base import ConfigError, NotebookConfig, check_range
+
+EXECUTORS = ("local", "slurm")
+
+
+def parse_list(name: str, value) -> list[str]:
+    """``"a,b"`` (or a list) -> ``["a", "b"]``; empty is an error."""
+    items = value if isinstance(value, (list, tuple)) else str(value).split(
+        ",")
+    items = [str(i).strip() for i in items if str(i).strip()]
+    if not items:
+        raise ConfigError(f"Parameter {name!r} needs at least one value, "
+                          "comma-separated.")
+    return items
+
+
+@dataclass
+class CompareConfig(NotebookConfig):
+    """Parameters of ``06_compare_methods.ipynb``."""
+
+    NOTEBOOK: ClassVar[str] = "06_compare_methods"
+    CHOICES: ClassVar[dict[str, tuple]] = {"executor": EXECUTORS}
+    PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
+        "smoke": {"seeds": "0,1", "n_boot": 300, "workers": 2},
+        "paper": {"attributes": "race,gender,ethnicity,language"},
+    }
+
+    methods: str = "clip,fairclip"
+    baseline: str = "clip"
+    seeds: str = "0,1,2"
+    attributes: str = "race"
+    epochs: int = 0
+    data_dir: str = ""
+    n_boot: int = 2000
+    workers: int = 1
+    executor: str = "local"
+    slurm_options: str = ""
+    preset: str = "demo"
+
+    def check(self) -> None:
+        from ..methods import available_methods
+        methods = parse_list("methods", self.methods)
+        for m in methods:
+            try:
+                check_choice("method", m, available_methods())
+            except ValueError as exc:
+                raise ConfigError(f"Bad value in 'methods': {exc}") from None
+        if self.baseline not in methods:
+            raise ConfigError(f"baseline {self.baseline!r} is not one of "
+                              f"methods ({', '.join(methods)}); add it or "
+                              "choose one of them.")
+        try:
+            seeds = [int(s) for s in parse_list("seeds", self.seeds)]
+        except ValueError:
+            raise ConfigError(f"Parameter 'seeds' = {self.seeds!r}: write "
+                              "non-negative integers, e.g. 0,1,2.") from None
+        if min(seeds) < 0 or len(set(seeds)) < len(seeds):
+            raise ConfigError(f"Parameter 'seeds' = {self.seeds!r}: seeds "
+                              "must be distinct and >= 0.")
+        try:
+            parse_attributes(self.attributes)
+        except ValueError as exc:
+            raise ConfigError(f"Bad value for 'attributes': {exc}") from None
+        check_range("epochs", self.epochs, low=0)
+        check_range("n_boot", self.n_boot, low=100)
+        check_range("workers", self.workers, low=1, high=64)
+        from .training import parse_options
+        parse_options(self.slurm_options)
+
+    @property
+    def method_list(self) -> list[str]:
+        return parse_list("methods", self.methods)
+
+    @property
+    def seed_list(self) -> list[int]:
+        return [int(s) for s in parse_list("seeds", self.seeds)]
+
+    @property
+    def attribute_list(self) -> list[str]:
+        return list(parse_attributes(self.attributes))
+
+    def cells(self):
+        """The grid of 03 runs (:func:`fairnb.sweep.grid`): every method,
+        seed and attribute, with this preset (and ``epochs``, ``data_dir``
+        when set); finished runs keep no checkpoints (06 reads their
+        predictions only)."""
+        from ..sweep import grid
+        fixed = {"preset": self.preset, "keep": "none"}
+        if self.epochs:
+            fixed["epochs"] = self.epochs
+        if self.data_dir:
+            fixed["data_dir"] = self.data_dir
+        return grid("03_fairclip", method=self.method_list,
+                    seed=self.seed_list, attribute=self.attribute_list,
+                    **fixed)
+
+    def slurm(self) -> dict:
+        """submitit parameters from ``slurm_options`` (e.g.
+        ``slurm_partition:gpu,gpus_per_node:1,timeout_min:120``)."""
+        from .training import parse_options
+        return {"timeout_min": 120, **parse_options(self.slurm_options)}
