@@ -56,10 +56,12 @@ def table_metrics(attribute: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-def collect(runs: Sequence[str | Path]) -> pd.DataFrame:
+def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = ()
+            ) -> pd.DataFrame:
     """One row per 03 run folder: ``run``, ``method``, ``seed``,
-    ``attribute`` (the one trained), then every number of its
-    ``metrics.json``."""
+    ``attribute`` (the one trained), ``setting`` (the values of the grid
+    ``axes`` besides those, e.g. ``"fair_weight=10.0"``; empty without
+    axes), then every number of its ``metrics.json``."""
     rows = []
     for path in map(Path, runs):
         params = json.loads((path / "params.json").read_text())
@@ -67,9 +69,11 @@ def collect(runs: Sequence[str | Path]) -> pd.DataFrame:
         numbers = {k: (np.nan if v is None else v) for k, v in
                    metrics.items() if isinstance(v, (int, float, type(None)))
                    and k != "schema_version"}
+        setting = ",".join(f"{k}={params.get(k)}" for k in axes)
         rows.append({"run": str(path), "method": params["method"],
                      "seed": int(params["seed"]),
-                     "attribute": params["attribute"], **numbers})
+                     "attribute": params["attribute"], "setting": setting,
+                     **numbers})
     if not rows:
         raise ValueError("collect needs at least one run folder.")
     return pd.DataFrame(rows)
@@ -169,6 +173,84 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                       ("undefined" if np.isnan(p) else "within noise")
                       for d, p in zip(out["_both"], out["holm_p"])]
     return out[list(DIFFERENCE_COLUMNS)]
+
+
+#: model-selection rules of :func:`select`, all on Validation
+SELECTION_RULES = ("auc", "worst_group_auc", "dto")
+
+
+def validation_scores(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per run, from its ``predictions_val.npz`` (the selected epoch on
+    Validation): ``val_auc`` over every sample and ``val_auc_<group>`` of
+    each group of the trained attribute (NaN when undefined)."""
+    import warnings
+
+    from .metrics import summarize
+    from .predictions import Predictions
+    rows = []
+    for run, attribute in zip(frame["run"], frame["attribute"]):
+        path = Path(run) / "predictions_val.npz"
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"{path} is missing: model selection needs the Validation "
+                "predictions that 03 writes (runs made before it did: "
+                "re-run them, or use a grid with one setting per method).")
+        pred = Predictions.load(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # small groups: NaN AUC
+            m = summarize(pred.y_true, pred.y_score, attributes={
+                attribute: pred.attributes[attribute]})
+        groups = {g: m[f"auc_{attribute}_{group_slug(g)}"]
+                  for g in group_names(attribute)}
+        rows.append({"run": run, "val_auc": m["auc"],
+                     **{f"val_auc_{g}": v for g, v in groups.items()}})
+    return pd.DataFrame(rows)
+
+
+def select(frame: pd.DataFrame, *, rule: str = "auc"
+           ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""For each (attribute, method), the ``setting`` a Validation rule
+    picks (scores averaged over seeds), and the runs of that setting.
+
+    Rules (after MEDFAIR's, all on Validation, never on Test):
+
+    - ``auc``: the highest overall AUC;
+    - ``worst_group_auc``: the highest AUC of the worst group;
+    - ``dto``: the smallest distance to the optimum, here of the group
+      AUCs normalised by the best of each group over the candidates,
+      :math:`\mathrm{DTO}_c = \lVert (u - a_c) / u \rVert_2` with
+      :math:`u_g = \max_c a_{c,g}` (our reading; groups undefined for
+      some candidate are left out).
+
+    Returns ``(selected runs, choices)``; ``choices`` has ``attribute,
+    method, setting, score, n_candidates``.
+    """
+    from .attributes import check_choice
+    check_choice("selection rule", rule, SELECTION_RULES)
+    scores = frame[["run"]].merge(validation_scores(frame), on="run")
+    data = frame.merge(scores, on="run")
+    keep, choices = [], []
+    for (attribute, method), part in data.groupby(["attribute", "method"],
+                                                  sort=False):
+        groups = [f"val_auc_{g}" for g in group_names(attribute)]
+        mean = part.groupby("setting", sort=False)[["val_auc", *groups]] \
+            .mean()
+        if rule == "auc":
+            score, best = mean["val_auc"], mean["val_auc"].idxmax()
+        elif rule == "worst_group_auc":
+            score = mean[groups].min(axis=1)
+            best = score.idxmax()
+        else:
+            a = mean[groups].dropna(axis=1)
+            u = a.max(axis=0)
+            score = np.sqrt((((u - a) / u) ** 2).sum(axis=1))
+            best = score.idxmin()
+        keep.append(part[part["setting"] == best])
+        choices.append((attribute, method, best, float(score[best]),
+                        len(mean)))
+    chosen = pd.concat(keep)[frame.columns].reset_index(drop=True)
+    return chosen, pd.DataFrame(choices, columns=[
+        "attribute", "method", "setting", "score", "n_candidates"])
 
 
 def too_few_seeds(n_seeds: int, *, level: float = 0.95) -> str | None:
@@ -283,7 +365,7 @@ def flat_metrics(diffs: pd.DataFrame, *, n_runs: int) -> dict:
     return out
 
 
-__all__ = ["DIFFERENCE_COLUMNS", "Ranks", "collect", "differences",
-           "flat_metrics",
+__all__ = ["DIFFERENCE_COLUMNS", "Ranks", "SELECTION_RULES", "collect",
+           "differences", "flat_metrics", "select", "validation_scores",
            "mechanism", "ranks", "seed_table", "table_metrics",
            "too_few_seeds", "wide_table"]

@@ -119,3 +119,52 @@ def test_mechanism_pairs_each_seed_with_the_baselines(frame):
     assert row["w1_change"] == pytest.approx(
         one.loc[("fairclip", 1), w1].sum() - one.loc[("clip", 1), w1].sum())
     assert isinstance(m, pd.DataFrame)
+
+
+def test_select_applies_each_validation_rule_by_hand(monkeypatch):
+    from fairnb import comparison
+    frame = pd.DataFrame({
+        "run": ["a0", "a1", "b0", "b1"], "method": "fairclip",
+        "seed": [0, 1, 0, 1], "attribute": "race",
+        "setting": ["w=1", "w=1", "w=100", "w=100"], "auc": 0.5})
+    # setting w=1: higher overall AUC, one weak group; w=100: balanced
+    scores = pd.DataFrame({
+        "run": ["a0", "a1", "b0", "b1"],
+        "val_auc": [0.90, 0.88, 0.80, 0.82],
+        "val_auc_Asian": [0.95, 0.93, 0.81, 0.79],
+        "val_auc_Black": [0.60, 0.62, 0.78, 0.80],
+        "val_auc_White": [0.92, 0.90, 0.80, 0.82]})
+    monkeypatch.setattr(comparison, "validation_scores", lambda f: scores)
+    pick = {rule: comparison.select(frame, rule=rule)[1].iloc[0]
+            for rule in ("auc", "worst_group_auc", "dto")}
+    assert pick["auc"]["setting"] == "w=1"
+    assert pick["auc"]["score"] == pytest.approx(0.89)
+    assert pick["worst_group_auc"]["setting"] == "w=100"
+    assert pick["worst_group_auc"]["score"] == pytest.approx(0.79)
+    # by hand: u = (0.94, 0.79, 0.91); w=1: (0, 0.18/0.79, 0);
+    # w=100: (0.14/0.94, 0, 0.10/0.91) -> w=100 is nearer
+    d100 = np.hypot(0.14 / 0.94, 0.10 / 0.91)
+    assert pick["dto"]["setting"] == "w=100"
+    assert pick["dto"]["score"] == pytest.approx(d100)
+    chosen, _ = comparison.select(frame, rule="dto")
+    assert chosen["run"].tolist() == ["b0", "b1"]
+    with pytest.raises(ValueError, match="auc, worst_group_auc, dto"):
+        comparison.select(frame, rule="test_auc")
+
+
+def test_validation_scores_are_sklearns_on_predictions_val(tmp_path):
+    from sklearn.metrics import roc_auc_score
+
+    from fairnb.comparison import validation_scores
+    path = make_run(tmp_path, "clip", 0)
+    pred = Predictions.load(path / "predictions.npz")
+    pred.save(path / "predictions_val.npz")  # any predictions will do
+    row = validation_scores(collect([path])).iloc[0]
+    assert row["val_auc"] == pytest.approx(roc_auc_score(pred.y_true,
+                                                         pred.y_score))
+    black = pred.attributes["race"] == 1
+    assert row["val_auc_Black"] == pytest.approx(roc_auc_score(
+        pred.y_true[black], pred.y_score[black]))
+    (path / "predictions_val.npz").unlink()
+    with pytest.raises(FileNotFoundError, match="predictions_val.npz"):
+        validation_scores(collect([path]))

@@ -9,6 +9,37 @@ from ..attributes import check_choice, parse_attributes
 from .base import ConfigError, NotebookConfig, check_range
 
 EXECUTORS = ("local", "slurm")
+SELECTION_RULES = ("auc", "worst_group_auc", "dto")
+
+
+def parse_axes(value: str) -> dict[str, list]:
+    """``"fair_weight=1|10|100,blur=1e-4|1e-2"`` -> ``{"fair_weight":
+    [1, 10, 100], "blur": [0.0001, 0.01]}`` (values as Python literals
+    where they parse).
+
+    Examples
+    --------
+    >>> parse_axes("fair_weight=1|10")
+    {'fair_weight': [1, 10]}
+    """
+    import ast
+    out = {}
+    for part in str(value).split(","):
+        if not part.strip():
+            continue
+        name, sep, raw = part.partition("=")
+        if not sep or not name.strip() or not raw.strip():
+            raise ConfigError(
+                f"grid_options part {part!r} is not name=v1|v2; write e.g. "
+                "fair_weight=1|10|100.")
+        values = []
+        for v in raw.split("|"):
+            try:
+                values.append(ast.literal_eval(v.strip()))
+            except (ValueError, SyntaxError):
+                values.append(v.strip())
+        out[name.strip()] = values
+    return out
 
 
 def parse_list(name: str, value) -> list[str]:
@@ -27,7 +58,8 @@ class CompareConfig(NotebookConfig):
     """Parameters of ``06_compare_methods.ipynb``."""
 
     NOTEBOOK: ClassVar[str] = "06_compare_methods"
-    CHOICES: ClassVar[dict[str, tuple]] = {"executor": EXECUTORS}
+    CHOICES: ClassVar[dict[str, tuple]] = {"executor": EXECUTORS,
+                                           "selection": SELECTION_RULES}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"seeds": "0,1", "n_boot": 300, "workers": 2},
         "paper": {"attributes": "race,gender,ethnicity,language"},
@@ -38,6 +70,8 @@ class CompareConfig(NotebookConfig):
     seeds: str = "0,1,2"
     attributes: str = "race"
     epochs: int = 0
+    grid_options: str = ""
+    selection: str = "auc"
     data_dir: str = ""
     n_boot: int = 2000
     workers: int = 1
@@ -74,6 +108,16 @@ class CompareConfig(NotebookConfig):
         check_range("workers", self.workers, low=1, high=64)
         from .training import parse_options
         parse_options(self.slurm_options)
+        from ..methods import method_parameters
+        from .training import FairCLIPConfig
+        for name in parse_axes(self.grid_options):
+            if name not in FairCLIPConfig.parameter_names() or not any(
+                    name in method_parameters(m) or name in (
+                        "lr", "epochs", "batch_size") for m in methods):
+                raise ConfigError(
+                    f"grid_options names {name!r}, which no method in "
+                    f"{', '.join(methods)} takes; vary a 03 parameter of "
+                    "a method, e.g. fair_weight=1|10|100.")
 
     @property
     def method_list(self) -> list[str]:
@@ -92,15 +136,27 @@ class CompareConfig(NotebookConfig):
         seed and attribute, with this preset (and ``epochs``, ``data_dir``
         when set); finished runs keep no checkpoints (06 reads their
         predictions only)."""
+        from ..methods import method_parameters
         from ..sweep import grid
         fixed = {"preset": self.preset, "keep": "none"}
         if self.epochs:
             fixed["epochs"] = self.epochs
         if self.data_dir:
             fixed["data_dir"] = self.data_dir
-        return grid("03_fairclip", method=self.method_list,
-                    seed=self.seed_list, attribute=self.attribute_list,
-                    **fixed)
+        axes = parse_axes(self.grid_options)
+        cells = []
+        for m in self.method_list:  # an axis only where the method has it
+            own = {k: v for k, v in axes.items() if k in method_parameters(m)
+                   or k in ("lr", "epochs", "batch_size")}
+            cells += grid("03_fairclip", method=m, **own,
+                          seed=self.seed_list,
+                          attribute=self.attribute_list, **fixed)
+        return cells
+
+    @property
+    def axes(self) -> list[str]:
+        """The 03 parameters ``grid_options`` varies."""
+        return list(parse_axes(self.grid_options))
 
     def slurm(self) -> dict:
         """submitit parameters from ``slurm_options`` (e.g.

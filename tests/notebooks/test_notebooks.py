@@ -584,6 +584,8 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
     assert metrics["n_runs"] == 4 and "diff_fairclip_race_es_auc" in metrics
     assert (run / "figures/report.html").is_file()
     assert (run / "commands.sh").read_text().count("papermill") == 4
+    chosen = pd.read_csv(run / "selection.csv")  # one setting each here
+    assert chosen["n_candidates"].tolist() == [1, 1]
     # re-run after an interruption: nothing is trained again
     again = execute("06_compare_methods", tmp_path, **params).read_text()
     assert "SweepResult(4 runs, 4 already complete, 0 failed" in again
@@ -596,6 +598,9 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
                                      "Did you mean 'fairclip'"]),
     ({"seeds": "0,0"}, ["seeds must be distinct"]),
     ({"executor": "k8s"}, ["Bad value for 'executor'", "local, slurm"]),
+    ({"grid_options": "fair_wieght=1|10"}, ["grid_options names "
+                                            "'fair_wieght'"]),
+    ({"selection": "test"}, ["Bad value for 'selection'", "dto"]),
 ])
 def test_06_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     with pytest.raises(PapermillExecutionError) as err:
