@@ -96,7 +96,8 @@ class Predictions:
         out = summarize(self.y_true, self.y_score,
                         attributes=self.attributes, threshold=threshold,
                         include_unknown=include_unknown)
-        out.update(similarity_w1(self.similarity, self.attributes))
+        if np.isfinite(self.similarity).any():  # not for a probe (05)
+            out.update(similarity_w1(self.similarity, self.attributes))
         return out
 
 

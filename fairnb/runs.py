@@ -329,11 +329,13 @@ def run_notebook(path: Path) -> str:
     return written or path.parent.name
 
 
-def resolve_run(run: str, notebook: str, *, root=None,
+def resolve_run(run: str, notebook: str | tuple[str, ...], *, root=None,
                 other_than: Path | None = None) -> Path:
     """``run`` as a folder (a path, or a folder name under
     ``runs/<notebook>/``), or the latest run of ``notebook`` when empty.
-    ``other_than``: a run it must differ from (a comparison's first run).
+    ``notebook`` may name several notebooks whose runs are accepted (the
+    first is the one "latest" looks in). ``other_than``: a run it must
+    differ from (a comparison's first run).
 
     Raises
     ------
@@ -342,23 +344,26 @@ def resolve_run(run: str, notebook: str, *, root=None,
     ValueError
         For a run folder another notebook wrote (the message names both).
     """
+    accepted = (notebook,) if isinstance(notebook, str) else tuple(notebook)
+    notebook = accepted[0]
     if not run:
         return latest(notebook, root=root)
     path = resolve(run)
-    parent = (resolve(root) if root else runs_dir()) / notebook
-    if not path.exists() and (parent / run).is_dir():
-        path = parent / run
+    base = resolve(root) if root else runs_dir()
+    for name in accepted:
+        if not path.exists() and (base / name / run).is_dir():
+            path = base / name / run
     if not (path / "metrics.json").is_file():
         raise FileNotFoundError(
             f"{path} is not a complete run folder (no metrics.json). Pass a "
             f"folder under runs/{notebook}/ (its path or its name) or leave "
             "the parameter empty for the latest run.")
     written = run_notebook(path)
-    if written != notebook:
+    if written not in accepted:
         raise ValueError(
-            f"{path} is a run of {written}, not of {notebook}. Pass a folder "
-            f"under runs/{notebook}/ or leave the parameter empty for the "
-            "latest run.")
+            f"{path} is a run of {written}, not of {' or '.join(accepted)}. "
+            f"Pass a folder under runs/{notebook}/ or leave the parameter "
+            "empty for the latest run.")
     if other_than is not None and path.resolve() == Path(
             other_than).resolve():
         raise ValueError(

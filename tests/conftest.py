@@ -30,3 +30,38 @@ def smoke_splits():
                               tokenizer=bundle.tokenizer)
             for s in ("train", "val", "test")}
     return bundle, data
+
+
+@pytest.fixture(scope="session")
+def tiny_blip2(tmp_path_factory):
+    """A randomly initialised BLIP-2, saved as a model folder."""
+    import torch
+    from transformers import (
+        Blip2Config,
+        Blip2Model,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        BlipImageProcessor,
+        OPTConfig,
+    )
+    folder = tmp_path_factory.mktemp("blip2")
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=2)
+    cfg = Blip2Config(
+        # a wide init, so that a random tower tells images apart
+        vision_config=Blip2VisionConfig(image_size=32, patch_size=8,
+                                        initializer_range=1.0,
+                                        **small).to_dict(),
+        qformer_config=Blip2QFormerConfig(
+            encoder_hidden_size=32, vocab_size=100,
+            max_position_embeddings=64, **small).to_dict(),
+        text_config=OPTConfig(hidden_size=32, ffn_dim=64,
+                              num_hidden_layers=2, num_attention_heads=2,
+                              vocab_size=100, max_position_embeddings=64,
+                              word_embed_proj_dim=32).to_dict(),
+        num_query_tokens=4)
+    torch.manual_seed(0)
+    Blip2Model(cfg).save_pretrained(folder)
+    BlipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
+        folder)
+    return folder

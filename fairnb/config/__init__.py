@@ -30,6 +30,7 @@ from .notebooks import (
                    SummarizeConfig,
                    parse_splits,
 )
+from .probing import ProbeConfig
 from .training import (
                    METHOD_FIELDS,
                    FairCLIPConfig,
@@ -40,11 +41,12 @@ from .training import (
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
-                            DashboardConfig, CompareConfig)}
+                            DashboardConfig, ProbeConfig, CompareConfig)}
 
 __all__ = ["ATTRIBUTES", "CONFIGS", "CompareConfig", "ConfigError",
            "DashboardConfig",
            "ExploreConfig", "FairCLIPConfig", "METHOD_FIELDS",
-           "NotebookConfig", "OPTIMIZERS", "PRESETS", "SummarizeConfig",
+           "NotebookConfig", "OPTIMIZERS", "PRESETS", "ProbeConfig",
+           "SummarizeConfig",
            "check_choice_cfg", "check_range", "injected_names",
            "parse_options", "parse_splits", "parse_weights"]

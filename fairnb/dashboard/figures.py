@@ -73,11 +73,14 @@ def build_figures(pred: Predictions, table: pd.DataFrame, *, attribute: str,
         "metrics": plots.metric_bars_figure(table, attribute, order),
         "threshold_sweep": plots.threshold_sweep_figure(
             y, s, g, attribute, threshold=threshold),
-        "similarity": plots.similarity_figure(pred.similarity, g, attribute),
+        # a probe (05) has no matched-pair similarity: no such figure
+        "similarity": (plots.similarity_figure(pred.similarity, g, attribute)
+                       if np.isfinite(pred.similarity).any() else None),
         "reliability": plots.reliability_figure(y, s, g, attribute),
         "confusion": plots.confusion_figure(
             y, (np.asarray(s) >= threshold).astype(int), g, attribute),
     }
+    figs = {k: v for k, v in figs.items() if v is not None}
     if compare_table is not None:
         part = compare_table[compare_table["attribute"] == attribute]
         if metric in set(part["metric"]):

@@ -608,3 +608,64 @@ def test_06_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
+
+
+# -- 05 --
+def test_05_probes_a_03_run_and_04_opens_the_probe(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    execute("03_fairclip", tmp_path, method="clip", epochs=1, keep="best",
+            summaries="none")
+    text = execute("05_linear_probe", tmp_path).read_text()
+    assert "race-clip-seed0 (fairnb-tiny, selected epoch)" in text
+    [run] = (tmp_path / "runs" / "05_linear_probe").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["notebook"] == "05_linear_probe"
+    assert 0 <= metrics["auc"] <= 1 and "zero_shot_auc" in metrics
+    assert 0 <= metrics["attribute_auc_race"] <= 1
+    table = pd.read_csv(run / "table2.csv")
+    assert table["attribute"].tolist() == ["race", "gender", "ethnicity",
+                                           "language"]
+    assert {"DPD", "DEOdds", "AUC", "ES-AUC"} <= set(table.columns)
+    assert (run / "zero_shot_table2.csv").is_file()
+    # the probe's AUC is scikit-learn's on its own predictions
+    from sklearn.metrics import roc_auc_score
+    z = np.load(run / "predictions.npz")
+    assert metrics["auc"] == pytest.approx(roc_auc_score(z["y_true"],
+                                                         z["y_score"]))
+    dash = execute("04_fairness_dashboard", tmp_path, run=run.name,
+                   n_boot=50).read_text()
+    assert run.name in dash
+
+
+def test_05_probes_a_blip2_folder(tmp_path, monkeypatch, tiny_blip2):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    execute("05_linear_probe", tmp_path, backbone_family="blip2",
+            pretrained=str(tiny_blip2), features="multimodal", probe="mae")
+    [run] = (tmp_path / "runs" / "05_linear_probe").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["auc"] <= 1 and "zero_shot_auc" not in metrics
+    assert metrics["probe_choice"] >= 1  # the Validation-selected epoch
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"backbone_family": "blip2"}, ["needs pretrained: a local BLIP-2"]),
+    ({"pretrained": "openai"}, ["pretrained needs model"]),
+    ({"probe": "svm"}, ["Bad value for 'probe'", "logistic, mae"]),
+])
+def test_05_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("05_linear_probe", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue
+
+
+def test_05_without_a_kept_checkpoint_names_the_fix(tmp_path, monkeypatch):
+    from fairnb.config import FairCLIPConfig
+    from fairnb.runs import start_run
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    done = start_run(FairCLIPConfig.create(preset="smoke"), key="kept-none")
+    done.write_metrics({"auc": 0.6}, primary="auc")  # keep=none: no .pt
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("05_linear_probe", tmp_path)
+    assert "-p keep best" in err.value.evalue

@@ -1,0 +1,90 @@
+"""Linear and attribute probes on features with a known answer; features
+from CLIP and from a tiny BLIP-2 saved to disk and loaded back."""
+import numpy as np
+import pytest
+from sklearn.metrics import roc_auc_score
+
+from fairnb.features import FeatureSet
+from fairnb.probes import attribute_probes, logistic_probe, mae_probe
+
+
+def one_feature(n, seed, *, sigma=1.0):
+    """One feature x = y + N(0, sigma^2): AUC = Phi(1 / (sigma sqrt 2))."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, n)
+    race = rng.integers(0, 3, n)
+    X = (y + rng.normal(0, sigma, n))[:, None]
+    return FeatureSet(X.astype(np.float32), y, {"race": race}, np.arange(n))
+
+
+@pytest.mark.parametrize("fit", [logistic_probe,
+                                 lambda a, b, c: mae_probe(a, b, c,
+                                                           epochs=15)])
+def test_a_probe_on_one_informative_feature_ranks_by_it(fit):
+    train, val, test = (one_feature(n, s) for n, s in
+                        ((800, 0), (400, 1), (4000, 2)))
+    result = fit(train, val, test)
+    # monotone in the one feature: the probe's AUC is the feature's own
+    assert result.test.metrics()["auc"] == pytest.approx(
+        roc_auc_score(test.y_true, test.X[:, 0]))
+    from scipy.stats import norm
+    assert result.test.metrics()["auc"] == pytest.approx(
+        norm.cdf(1 / np.sqrt(2)), abs=0.02)
+    assert result.choice in result.val_auc
+    assert result.val_auc[result.choice] == max(result.val_auc.values())
+
+
+def test_attribute_probes_find_a_planted_attribute_and_not_noise():
+    rng = np.random.default_rng(3)
+
+    def fs(n):
+        race = rng.integers(0, 3, n)
+        race[:5] = -1  # Unknown is left out
+        gender = rng.integers(0, 2, n)
+        X = np.c_[np.eye(3)[np.maximum(race, 0)] * 2
+                  + rng.normal(0, 0.3, (n, 3)), rng.normal(size=(n, 4))]
+        return FeatureSet(X, rng.integers(0, 2, n),
+                          {"race": race, "gender": gender}, np.arange(n))
+
+    out = attribute_probes(fs(1500), fs(1500)).set_index("attribute")
+    assert out.loc["race", "auc"] > 0.99 and out.loc["race", "n_groups"] == 3
+    assert abs(out.loc["gender", "auc"] - 0.5) < 0.05
+    assert out.loc["race", "n_test"] == 1495
+
+
+def test_clip_features_have_the_embedding_width(smoke_splits):
+    from fairnb.features import clip_features
+    bundle, data = smoke_splits
+    img = clip_features(bundle, data["val"], kind="image", device="cpu")
+    both = clip_features(bundle, data["val"], kind="multimodal",
+                         device="cpu")
+    width = bundle.model.visual.output_dim
+    assert img.X.shape == (len(data["val"]), width)
+    assert both.X.shape == (len(data["val"]), 2 * width)
+    np.testing.assert_allclose(np.linalg.norm(img.X, axis=1), 1, atol=1e-5)
+    assert img.ids.tolist() == list(data["val"].ids)
+
+
+def test_blip2_features_through_the_real_loading_path(tiny_blip2,
+                                                      smoke_splits):
+    import fairnb as fnb
+    from fairnb.features import blip2_features, load_blip2
+    model, processor = load_blip2(tiny_blip2)
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    _, data = smoke_splits
+    img = blip2_features(model, processor, ds, "test", kind="image",
+                         device="cpu")
+    both = blip2_features(model, processor, ds, "test",
+                          kind="multimodal", device="cpu")
+    assert img.ids.tolist() == list(data["test"].ids)  # the same order
+    assert img.y_true.tolist() == data["test"].labels.tolist()
+    assert img.X.shape == (len(data["test"]), 32)
+    assert both.X.shape == (len(data["test"]), 64)
+    np.testing.assert_allclose(both.X[:, :32], img.X, rtol=1e-5, atol=1e-6)
+    assert np.isfinite(both.X).all() and img.X.std(axis=0).min() > 0
+
+
+def test_a_folder_that_is_not_blip2_says_what_it_needs(tmp_path):
+    from fairnb.features import load_blip2
+    with pytest.raises(FileNotFoundError, match="save_pretrained"):
+        load_blip2(tmp_path)
