@@ -39,11 +39,12 @@ _NAMES = {
 _MODULES = ("attributes", "callbacks", "checkpoints", "choices",
             "comparison", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
-            "features", "probes",
+            "environment", "features", "probes",
             "losses",
             "methods", "metrics", "models", "notes", "optim", "paths",
             "plots", "predictions", "preflight", "protocols", "run_status",
-            "runs", "sources", "summarize", "summary_quality", "sweep",
+            "runs", "selection", "sources", "summarize", "summary_quality",
+            "sweep",
             "tokens", "uncertainty")
 
 __all__ = sorted(_NAMES) + list(_MODULES)

@@ -19,3 +19,7 @@ EVAL_MASKS = ("all", "official")
 SELECTIONS = ("val", "test")
 #: checkpoints a finished 03 run keeps (last.pt only serves to resume)
 KEEP_CHECKPOINTS = ("best", "last", "both", "none")
+#: 06: where a grid of runs executes
+EXECUTORS = ("local", "slurm")
+#: 06: Validation rules that choose a setting per method
+SELECTION_RULES = ("auc", "worst_group_auc", "dto")

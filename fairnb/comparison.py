@@ -34,7 +34,8 @@ from .uncertainty import (
 DIFFERENCE_COLUMNS = (
     "attribute", "method", "metric", "baseline", "value", "diff", "n_seeds",
     "seeds_low", "seeds_high", "seeds_p", "samples_low", "samples_high",
-    "both_low", "both_high", "both_p", "holm_p", "verdict", "seeds_needed")
+    "both_low", "both_high", "both_p", "two_level_low", "two_level_high",
+    "holm_p", "verdict", "seeds_needed")
 
 
 def table_metrics(attribute: str) -> list[tuple[str, str, str]]:
@@ -121,8 +122,10 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
     """Every Table 3 metric of every method against ``baseline``, per
     attribute, on the seeds both have: the per-seed t interval
     (``seeds_*``), the paired Test bootstrap of the seed-averaged
-    difference (``samples_*``) and the two-level bootstrap over seeds and
-    samples (``both_*``, which drives the verdict). ``holm_p`` adjusts
+    difference (``samples_*``), seeds and samples together with K - 1
+    degrees of freedom (``both_*``, which drives the verdict), and the
+    two-level percentile bootstrap for reference (``two_level_*``; too
+    narrow with few seeds, see :mod:`fairnb.uncertainty`). ``holm_p`` adjusts
     ``both_p`` over every row of the table; ``verdict`` is the direction
     of the ``both`` interval where ``holm_p`` < 1 - ``level``, else
     "within noise". ``seeds_needed`` is how many seeds the observed spread
@@ -152,7 +155,8 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                 a = base.loc[seeds, key].astype(float).to_numpy()
                 b = runs.loc[seeds, key].astype(float).to_numpy()
                 by_seed = seed_difference(a, b, metric=metric, level=level)
-                both, samples = boot[metric]
+                both, samples = boot[metric]["both"], boot[metric]["samples"]
+                two = boot[metric]["two_level"]
                 rows.append({
                     "attribute": attribute, "method": method,
                     "metric": label, "baseline": float(np.mean(a)),
@@ -162,6 +166,7 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                     "samples_low": samples.low,
                     "samples_high": samples.high, "both_low": both.low,
                     "both_high": both.high, "both_p": both.p_value,
+                    "two_level_low": two.low, "two_level_high": two.high,
                     "_both": both, "seeds_needed": seeds_needed(b - a,
                                                                 level=level)})
     out = pd.DataFrame(rows)
@@ -173,84 +178,6 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                       ("undefined" if np.isnan(p) else "within noise")
                       for d, p in zip(out["_both"], out["holm_p"])]
     return out[list(DIFFERENCE_COLUMNS)]
-
-
-#: model-selection rules of :func:`select`, all on Validation
-SELECTION_RULES = ("auc", "worst_group_auc", "dto")
-
-
-def validation_scores(frame: pd.DataFrame) -> pd.DataFrame:
-    """Per run, from its ``predictions_val.npz`` (the selected epoch on
-    Validation): ``val_auc`` over every sample and ``val_auc_<group>`` of
-    each group of the trained attribute (NaN when undefined)."""
-    import warnings
-
-    from .metrics import summarize
-    from .predictions import Predictions
-    rows = []
-    for run, attribute in zip(frame["run"], frame["attribute"]):
-        path = Path(run) / "predictions_val.npz"
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"{path} is missing: model selection needs the Validation "
-                "predictions that 03 writes (runs made before it did: "
-                "re-run them, or use a grid with one setting per method).")
-        pred = Predictions.load(path)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # small groups: NaN AUC
-            m = summarize(pred.y_true, pred.y_score, attributes={
-                attribute: pred.attributes[attribute]})
-        groups = {g: m[f"auc_{attribute}_{group_slug(g)}"]
-                  for g in group_names(attribute)}
-        rows.append({"run": run, "val_auc": m["auc"],
-                     **{f"val_auc_{g}": v for g, v in groups.items()}})
-    return pd.DataFrame(rows)
-
-
-def select(frame: pd.DataFrame, *, rule: str = "auc"
-           ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    r"""For each (attribute, method), the ``setting`` a Validation rule
-    picks (scores averaged over seeds), and the runs of that setting.
-
-    Rules (after MEDFAIR's, all on Validation, never on Test):
-
-    - ``auc``: the highest overall AUC;
-    - ``worst_group_auc``: the highest AUC of the worst group;
-    - ``dto``: the smallest distance to the optimum, here of the group
-      AUCs normalised by the best of each group over the candidates,
-      :math:`\mathrm{DTO}_c = \lVert (u - a_c) / u \rVert_2` with
-      :math:`u_g = \max_c a_{c,g}` (our reading; groups undefined for
-      some candidate are left out).
-
-    Returns ``(selected runs, choices)``; ``choices`` has ``attribute,
-    method, setting, score, n_candidates``.
-    """
-    from .attributes import check_choice
-    check_choice("selection rule", rule, SELECTION_RULES)
-    scores = frame[["run"]].merge(validation_scores(frame), on="run")
-    data = frame.merge(scores, on="run")
-    keep, choices = [], []
-    for (attribute, method), part in data.groupby(["attribute", "method"],
-                                                  sort=False):
-        groups = [f"val_auc_{g}" for g in group_names(attribute)]
-        mean = part.groupby("setting", sort=False)[["val_auc", *groups]] \
-            .mean()
-        if rule == "auc":
-            score, best = mean["val_auc"], mean["val_auc"].idxmax()
-        elif rule == "worst_group_auc":
-            score = mean[groups].min(axis=1)
-            best = score.idxmax()
-        else:
-            a = mean[groups].dropna(axis=1)
-            u = a.max(axis=0)
-            score = np.sqrt((((u - a) / u) ** 2).sum(axis=1))
-            best = score.idxmin()
-        keep.append(part[part["setting"] == best])
-        choices.append((attribute, method, best, float(score[best]),
-                        len(mean)))
-    chosen = pd.concat(keep)[frame.columns].reset_index(drop=True)
-    return chosen, pd.DataFrame(choices, columns=[
-        "attribute", "method", "setting", "score", "n_candidates"])
 
 
 def too_few_seeds(n_seeds: int, *, level: float = 0.95) -> str | None:
@@ -268,8 +195,8 @@ def too_few_seeds(n_seeds: int, *, level: float = 0.95) -> str | None:
     return (f"With {n_seeds} seeds no signed-rank test can reject at "
             f"{1 - level:g}: its smallest two-sided p-value is {floor:g} "
             "(every seed in one direction). Seed-level verdicts need at "
-            "least 6 seeds; the two-level bootstrap still says how much "
-            "of a difference Test-set noise alone can explain.")
+            "least 6 seeds; the samples interval still says how much of a "
+            "difference Test-set noise alone can explain.")
 
 
 @dataclass(frozen=True)
@@ -364,6 +291,8 @@ def flat_metrics(diffs: pd.DataFrame, *, n_runs: int) -> dict:
         out[f"verdict_{key}"] = row.verdict
     return out
 
+
+from .selection import SELECTION_RULES, select, validation_scores  # noqa
 
 __all__ = ["DIFFERENCE_COLUMNS", "Ranks", "SELECTION_RULES", "collect",
            "differences", "flat_metrics", "select", "validation_scores",

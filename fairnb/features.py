@@ -147,10 +147,10 @@ def clip_backbone(*, run: str = "", model: str = "", pretrained: str = "",
 def split_features(family: str, *, dataset, kind: str = "image",
                    run: str = "", model: str = "", pretrained: str = "",
                    seed: int = 0, device: str = "auto"):
-    """``(features, bundle, source)``: the :class:`FeatureSet` of each
+    """``(features, clip, source)``: the :class:`FeatureSet` of each
     split (``train``, ``val``, ``test``) from a CLIP backbone
-    (:func:`clip_backbone`) or a BLIP-2 folder (``pretrained``); the CLIP
-    bundle (None for BLIP-2) serves zero-shot scoring."""
+    (:func:`clip_backbone`) or a BLIP-2 folder (``pretrained``); ``clip``
+    is ``(bundle, splits)`` for zero-shot scoring (None for BLIP-2)."""
     from .attributes import check_choice
     from .data.torch import load_split
     check_choice("backbone_family", family, BACKBONE_FAMILIES)

@@ -16,24 +16,19 @@ import datetime as _dt
 import json
 import math
 import os
-import platform
 import re
-import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 from .choices import KEEP_CHECKPOINTS
-from .paths import repo_root, resolve, runs_dir
+from .environment import PACKAGES, env_info  # noqa: F401 (re-exported)
+from .paths import resolve, runs_dir
 
 #: version of the ``metrics.json`` contract (README: "Run folders")
 METRICS_SCHEMA_VERSION = 1
 #: written into a run folder when a cell raised (fairnb.run_status)
 FAILED_FILE = "failed.json"
-PACKAGES = ("torch", "open_clip_torch", "pot", "numpy", "pandas",
-            "scikit-learn", "fairlearn", "plotly", "papermill")
 
 
 def atomic_write(path: str | os.PathLike, write) -> Path:
@@ -96,29 +91,6 @@ def write_json(path: str | os.PathLike, obj) -> Path:
     text = json.dumps(_jsonable(obj), indent=2, sort_keys=False,
                       allow_nan=False)
     return atomic_write_text(path, text + "\n")
-
-
-def env_info(*, seed: int | None = None, device: str | None = None) -> dict:
-    """Python, platform, package versions, git commit, device and seed."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
-    try:
-        commit = subprocess.run(
-            ["git", "-C", str(repo_root()), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
-    return {"python": sys.version.split()[0],
-            "platform": platform.platform(),
-            "processor": platform.machine(),
-            "cpu_count": os.cpu_count(),
-            "packages": versions, "git_commit": commit or None,
-            "device": device, "seed": seed,
-            "time": _dt.datetime.now().isoformat(timespec="seconds")}
 
 
 @dataclass

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
+from .choices import EXECUTORS  # noqa: E402
 from .paths import repo_root
-
-EXECUTORS = ("local", "slurm")
 
 
 @dataclass(frozen=True)
@@ -37,12 +36,17 @@ class Cell:
 
     @property
     def name(self) -> str:
-        """A short file-name-safe label, e.g. ``method=clip_seed=0``."""
+        """A file-name-safe label, unique per parameters: a readable part
+        (e.g. ``method=clip_seed=0``) and a hash of all of them, so that
+        long or similar values (paths) never collide."""
+        import hashlib
         parts = [f"{k}={v}" for k, v in sorted(self.parameters.items())
                  if k != "preset"]
-        text = "_".join(parts) or "defaults"
-        return "".join(c if c.isalnum() or c in "=._-" else "-"
-                       for c in text)[:120]
+        text = "".join(c if c.isalnum() or c in "=._-" else "-"
+                       for c in "_".join(parts) or "defaults")[:80]
+        digest = hashlib.sha1(json.dumps(
+            self.parameters, sort_keys=True, default=str).encode())
+        return f"{text}-{digest.hexdigest()[:8]}"
 
     def config(self):
         """The notebook's validated config of these parameters (raises
@@ -61,7 +65,7 @@ def grid(notebook: str = "03_fairclip", **axes) -> list[Cell]:
     --------
     >>> cells = grid(method=["clip", "fairclip"], seed=[0, 1],
     ...              preset="smoke")
-    >>> [c.name for c in cells][:2]
+    >>> [c.name.rsplit("-", 1)[0] for c in cells][:2]
     ['method=clip_seed=0', 'method=clip_seed=1']
     """
     names = list(axes)
@@ -82,13 +86,16 @@ def _same_params(path: Path, params: dict) -> bool:
 
 
 def complete_run(cell: Cell, *, root=None) -> Path | None:
-    """The newest complete run of ``cell`` (same resolved ``params.json``),
-    or None."""
-    from .runs import _jsonable, list_runs
+    """The newest complete run of ``cell`` (``metrics.json`` written, the
+    same resolved ``params.json``; an unscored run counts: training it
+    again would give the same NaN), or None."""
+    from .paths import resolve, runs_dir
+    from .runs import _jsonable
     params = json.loads(json.dumps(_jsonable(cell.config().to_dict())))
-    found = [p for p in list_runs(cell.notebook, root=root)
-             if _same_params(p, params)]
-    return found[-1] if found else None
+    parent = (resolve(root) if root else runs_dir()) / cell.notebook
+    found = [p for p in (parent.iterdir() if parent.is_dir() else ())
+             if (p / "metrics.json").is_file() and _same_params(p, params)]
+    return max(found, key=lambda p: p.name) if found else None
 
 
 def command(cell: Cell, output: str | Path) -> list[str]:
@@ -128,17 +135,29 @@ class SweepResult:
     skipped: list[str]
     failed: dict[str, str]
     jobs: list = field(default_factory=list)
+    #: cells submitted to SLURM earlier and not complete yet: name -> job
+    pending: dict[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
+        extra = f", {len(self.pending)} pending" if self.pending else ""
         return (f"SweepResult({len(self.runs)} runs, {len(self.skipped)} "
                 f"already complete, {len(self.failed)} failed, "
-                f"{len(self.jobs)} submitted)")
+                f"{len(self.jobs)} submitted{extra})")
+
+
+def _submitted(folder: Path) -> dict[str, str]:
+    path = folder / "slurm" / "submitted.json"
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
 
 
 def run_grid(cells: Sequence[Cell], *, folder: str | Path,
              workers: int = 1, executor: str = "local",
              slurm: dict | None = None, root=None,
-             progress: bool = True) -> SweepResult:
+             progress: bool = True,
+             resubmit: bool = False) -> SweepResult:
     """Run the cells of a grid that have no complete run yet.
 
     ``folder`` keeps each cell's executed notebook (``<cell>.ipynb``).
@@ -147,7 +166,10 @@ def run_grid(cells: Sequence[Cell], *, folder: str | Path,
     ``executor="slurm"``: one submitit job array (``slurm`` holds its
     parameters, e.g. ``{"timeout_min": 60, "slurm_partition": "gpu",
     "gpus_per_node": 1}``); returns at once with the jobs, and a later
-    call picks up the runs they completed.
+    call picks up the runs they completed; cells submitted before
+    (``folder/slurm/submitted.json``) and not yet complete are not
+    submitted again unless ``resubmit=True`` (after a job failed: its log
+    is under ``folder/slurm``).
     """
     from .attributes import check_choice
     check_choice("executor", executor, EXECUTORS)
@@ -170,10 +192,22 @@ def run_grid(cells: Sequence[Cell], *, folder: str | Path,
     root_text = None if root is None else str(Path(root).resolve())
     if executor == "slurm":
         import submitit
-        ex = submitit.AutoExecutor(folder=folder / "slurm", cluster="slurm")
-        ex.update_parameters(**(slurm or {}))
-        result.jobs = ex.map_array(_execute, todo, outputs,
-                                   [root_text] * len(todo))
+
+        from .runs import write_json
+        earlier = {} if resubmit else _submitted(folder)
+        waiting = [c for c in todo if c.name in earlier]
+        result.pending = {c.name: earlier[c.name] for c in waiting}
+        todo = [c for c in todo if c.name not in earlier]
+        if todo:
+            outputs = [str(folder / f"{c.name}.ipynb") for c in todo]
+            ex = submitit.AutoExecutor(folder=folder / "slurm",
+                                       cluster="slurm")
+            ex.update_parameters(**(slurm or {}))
+            result.jobs = ex.map_array(_execute, todo, outputs,
+                                       [root_text] * len(todo))
+            record = {**_submitted(folder), **{
+                c.name: str(j.job_id) for c, j in zip(todo, result.jobs)}}
+            write_json(folder / "slurm" / "submitted.json", record)
         return result
     from concurrent.futures import ThreadPoolExecutor, as_completed
 
@@ -204,12 +238,16 @@ def require_complete(result: SweepResult, cells: Sequence[Cell]) -> list:
     missing = [c.name for c in cells if c.name not in result.runs]
     if not missing:
         return [result.runs[c.name] for c in cells]
-    if result.jobs:
-        ids = ", ".join(str(j.job_id) for j in result.jobs)
+    if result.jobs or result.pending:
+        ids = ", ".join([str(j.job_id) for j in result.jobs]
+                        + list(result.pending.values()))
         raise RuntimeError(
-            f"{len(result.jobs)} cell(s) submitted to SLURM (jobs {ids}). "
-            "Re-run this notebook with the same parameters when they have "
-            "finished: complete cells are picked up, nothing runs twice.")
+            f"{len(result.jobs) + len(result.pending)} cell(s) are with "
+            f"SLURM (jobs {ids}). Re-run this notebook with the same "
+            "parameters when they have finished: complete cells are picked "
+            "up and no cell is submitted twice (a job that failed: its log "
+            "is in the slurm folder beside submitted.json; delete that file "
+            "to submit the missing cells again).")
     lines = [f"{name}: {result.failed.get(name, 'no complete run')[-400:]}"
              for name in missing]
     raise RuntimeError(

@@ -65,6 +65,9 @@ def clip_tokenizer():
     tok = Tokenizer(BPE(vocab={v: i for i, v in enumerate(vocab)},
                         merges=merges, end_of_word_suffix="</w>",
                         continuing_subword_prefix=""))
+    # "<start_of_text>" / "<end_of_text>" in a text are the special ids,
+    # as open_clip's pattern matches them first
+    tok.add_special_tokens(list(SPECIAL_TOKENS))
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(PATTERN), behavior="removed",
                              invert=True),

@@ -10,11 +10,22 @@ the finite Test set. fairnb reports three intervals for every difference
 - ``seeds``: the per-seed differences :math:`d_j`, their mean with a
   Student-t interval (MEDFAIR's "95 % CI" over three seeds is
   :math:`1.96\,\mathrm{SEM}`, too narrow for so few);
-- ``samples``: the paired bootstrap over Test samples
-  (:func:`fairnb.metrics.compare`) of one seed;
-- ``both``: a two-level bootstrap (:func:`two_level_bootstrap`) that
-  resamples seeds, then Test samples within each drawn seed; it drives the
-  verdict.
+- ``samples``: the paired bootstrap over Test samples of the
+  seed-averaged difference (with one seed, :func:`fairnb.metrics.compare`);
+- ``both``: seeds and samples together, the verdict's interval:
+  :math:`\bar d \pm t_{K-1}\sqrt{s_d^2/K + v_\mathrm{samples}}` with
+  :math:`v_\mathrm{samples}` the variance of the ``samples`` bootstrap and
+  *K* - 1 degrees of freedom, so that three seeds give the wide interval
+  they deserve;
+- ``two_level``: the two-level percentile bootstrap
+  (:func:`two_level_bootstrap`: one Test resample per replicate, then the
+  seeds with replacement), reported beside it. With few seeds it is too
+  narrow (resampling *K* seeds shrinks their variance by (*K* - 1)/*K* and
+  has no t correction), so it never gives the verdict. Measured with no
+  true difference (100 trials, seed noise dominant, 5 % level): the
+  two-level bootstrap rejected in 25 / 10 / 12 % of trials with 2 / 3 / 6
+  seeds, the samples-only interval (which ignores the seed) in 52-58 %,
+  the combined interval in 0 / 1 / 5 %.
 
 Verdicts over a whole table are Holm-adjusted (:func:`holm`). With few
 seeds no test can reject: the exact two-sided Wilcoxon signed-rank test on
@@ -34,8 +45,8 @@ import numpy as np
 from . import _bootstrap as bs
 from .attributes import UNKNOWN, code_to_name, group_codes
 
-#: how a :class:`Difference` was resampled
-SOURCES = ("seeds", "samples", "both")
+#: how a :class:`Difference` was computed
+SOURCES = ("seeds", "samples", "both", "two_level")
 
 
 @dataclass(frozen=True)
@@ -132,8 +143,10 @@ def two_level_bootstrap(runs_a, runs_b, *, attribute: str,
     Test set; then it draws *K* seeds with replacement and averages their
     differences :math:`D_{r,j} = m_b^{(j)*r} - m_a^{(j)*r}`. Without
     seed resampling (``source="samples"``) the *K* seeds are averaged as
-    they are; with one seed that is :func:`fairnb.metrics.compare`'s
-    paired bootstrap, replicate for replicate. As in ``metrics.json``, a
+    they are; with one seed, and an attribute without Unknown samples,
+    that is :func:`fairnb.metrics.compare`'s paired bootstrap, replicate
+    for replicate (Unknown samples form cells of their own here, which
+    draw from the random stream first). As in ``metrics.json``, a
     metric of all samples (``auc``) covers every sample, while a group's
     and the between-group metrics leave out the samples Unknown for
     ``attribute`` (as the group report does). ``metric``: a group metric
@@ -144,20 +157,21 @@ def two_level_bootstrap(runs_a, runs_b, *, attribute: str,
     differences; the interval the percentile one; the p-value twice the
     smaller bootstrap tail at 0.
     """
-    both, samples = bootstrap_differences(
+    out = bootstrap_differences(
         runs_a, runs_b, attribute=attribute, metrics=[metric],
         threshold=threshold, n_boot=n_boot, seed=seed, level=level)[metric]
-    return both if resample_seeds else samples
+    return out["two_level" if resample_seeds else "samples"]
 
 
 def bootstrap_differences(runs_a, runs_b, *, attribute: str,
                           metrics: Sequence[str], threshold: float = 0.5,
                           n_boot: int = 2000, seed: int = 0,
                           level: float = 0.95
-                          ) -> dict[str, tuple[Difference, Difference]]:
-    """:func:`two_level_bootstrap` of several metrics from one set of
-    resamples: metric -> (``both``, ``samples``) differences. Each run is
-    evaluated once per resample for every metric."""
+                          ) -> dict[str, dict[str, Difference]]:
+    """Every interval but ``seeds`` for several metrics from one set of
+    resamples: metric -> {"samples", "two_level", "both"} (module
+    docstring). Each run is evaluated once per resample for every
+    metric."""
     runs_a, runs_b = list(runs_a), list(runs_b)
     if not runs_a or len(runs_a) != len(runs_b):
         raise ValueError(f"two_level_bootstrap needs the same number of "
@@ -200,15 +214,52 @@ def bootstrap_differences(runs_a, runs_b, *, attribute: str,
     out = {}
     for m in metrics:
         point = float(D[m][0].mean())
-        pair = []
+        found = {}
         for source, reps in (
-                ("both", np.take_along_axis(D[m][1:], draws, 1).mean(1)),
+                ("two_level", np.take_along_axis(D[m][1:], draws, 1)
+                 .mean(1)),
                 ("samples", D[m][1:].mean(1))):
             low, high = bs.percentile_ci(reps, level)
-            pair.append(Difference(m, source, point, low, high,
-                                   _bootstrap_p(reps), k))
-        out[m] = tuple(pair)
+            found[source] = Difference(m, source, point, low, high,
+                                       _bootstrap_p(reps), k)
+        found["both"] = combined_difference(D[m][0], D[m][1:].mean(1),
+                                            metric=m, level=level)
+        out[m] = found
     return out
+
+
+def combined_difference(per_seed, sample_reps, *, metric: str = "auc",
+                        level: float = 0.95) -> Difference:
+    r"""Seeds and Test samples together: the mean of the per-seed
+    full-sample differences :math:`d_j`, with
+    :math:`\bar d \pm t_{(1+\ell)/2,\,K-1}\,\sqrt{s_d^2/K + v}`, *v*
+    the variance of the seed-averaged difference over Test resamples
+    (``sample_reps``); the p-value from the same t. NaN with one seed
+    (no seed variance to estimate).
+
+    Examples
+    --------
+    >>> d = combined_difference([0.02, 0.03, 0.025], [0.024, 0.026, 0.025])
+    >>> round(d.diff, 3), d.verdict
+    (0.025, 'better')
+    """
+    from scipy import stats
+
+    d = np.asarray(per_seed, float)
+    d = d[~np.isnan(d)]
+    k = d.size
+    reps = np.asarray(sample_reps, float)
+    reps = reps[~np.isnan(reps)]
+    mean = float(d.mean()) if k else np.nan
+    if k < 2 or reps.size < 2:
+        return Difference(metric, "both", mean, np.nan, np.nan, np.nan, k)
+    se = float(np.sqrt(d.var(ddof=1) / k + reps.var(ddof=1)))
+    if se == 0:
+        p = 1.0 if mean == 0 else 0.0
+        return Difference(metric, "both", mean, mean, mean, p, k)
+    half = float(stats.t.ppf((1 + level) / 2, k - 1)) * se
+    p = float(2 * stats.t.sf(abs(mean) / se, k - 1))
+    return Difference(metric, "both", mean, mean - half, mean + half, p, k)
 
 
 def holm(p_values: Sequence[float]) -> np.ndarray:
@@ -268,6 +319,7 @@ def seeds_needed(diffs: Sequence[float], *, level: float = 0.95,
     return None
 
 
-__all__ = ["Difference", "SOURCES", "bootstrap_differences", "holm",
+__all__ = ["Difference", "SOURCES", "bootstrap_differences",
+           "combined_difference", "holm",
            "seed_difference",
            "seeds_needed", "signed_rank_floor", "two_level_bootstrap"]

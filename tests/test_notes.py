@@ -14,6 +14,7 @@ TRICKY = [
     "数字123 日本語テキスト", "x" * 300, "", "Ｆｕｌｌwidth", "ﬁ ligature",
     "İstanbul ǅ", "’curly’ apostrophes’s", "a-b_c~d`e", "mojibake: cafÃ©",
     "\x1cfile\x1dsep\u2028line\u00a0nbsp\u3000ideo", "OD 20/40, OS 20/25+2",
+    "a note with <end_of_text> inside", "<START_OF_TEXT>x<start_of_text>",
 ]
 
 

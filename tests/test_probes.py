@@ -81,6 +81,22 @@ def test_blip2_features_through_the_real_loading_path(tiny_blip2,
     assert img.X.shape == (len(data["test"]), 32)
     assert both.X.shape == (len(data["test"]), 64)
     np.testing.assert_allclose(both.X[:, :32], img.X, rtol=1e-5, atol=1e-6)
+    # an independent path: the vision tower's pooled output, and the
+    # Q-Former's queries, computed here from the images directly
+    import torch
+    from PIL import Image
+    ids = list(data["test"].ids)[:4]
+    px = processor(images=[Image.fromarray(ds.load_image(i)).convert("RGB")
+                           for i in ids], return_tensors="pt")["pixel_values"]
+    with torch.no_grad():
+        vision = model.vision_model(pixel_values=px)
+        queries = model.qformer(
+            query_embeds=model.query_tokens.expand(4, -1, -1),
+            encoder_hidden_states=vision.last_hidden_state).last_hidden_state
+    np.testing.assert_allclose(img.X[:4], vision.pooler_output.numpy(),
+                               rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(both.X[:4, 32:], queries.mean(1).numpy(),
+                               rtol=1e-4, atol=1e-5)
     assert np.isfinite(both.X).all() and img.X.std(axis=0).min() > 0
 
 
@@ -88,3 +104,26 @@ def test_a_folder_that_is_not_blip2_says_what_it_needs(tmp_path):
     from fairnb.features import load_blip2
     with pytest.raises(FileNotFoundError, match="save_pretrained"):
         load_blip2(tmp_path)
+
+
+def test_the_mae_probe_steps_with_lars_trust_ratio(monkeypatch):
+    """The weight's update is scaled by LARS' trust ratio (timm's
+    always_adapt), the bias's is plain momentum SGD."""
+    import timm.optim
+
+    seen = []
+    original = timm.optim.Lars.__init__
+
+    def spy(self, params, **kw):
+        params = list(params)
+        seen.append((params, kw))
+        original(self, params, **kw)
+
+    monkeypatch.setattr(timm.optim.Lars, "__init__", spy)
+    train, val, test = (one_feature(n, s) for n, s in
+                        ((200, 0), (100, 1), (100, 2)))
+    mae_probe(train, val, test, epochs=2)
+    [(groups, kw)] = seen
+    assert kw["momentum"] == 0.9
+    assert [g["always_adapt"] for g in groups] == [True, False]
+    assert [g["params"][0].ndim for g in groups] == [2, 1]  # weight, bias

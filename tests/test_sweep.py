@@ -8,7 +8,13 @@ import stat
 import pytest
 
 from fairnb.config import ConfigError
-from fairnb.sweep import commands, complete_run, grid, run_grid
+from fairnb.sweep import (
+    commands,
+    complete_run,
+    grid,
+    require_complete,
+    run_grid,
+)
 
 
 def test_grid_is_every_combination_and_validates_each_cell():
@@ -20,6 +26,14 @@ def test_grid_is_every_combination_and_validates_each_cell():
     assert len({c.name for c in cells}) == 6
     with pytest.raises(ConfigError, match="Did you mean 'fairclip'"):
         grid(method=["clip", "fairclipp"])
+
+
+def test_cell_names_stay_unique_for_long_and_similar_values():
+    long = "/home/someuser/datasets/Harvard-FairVLMed-copy-for-a-sweep"
+    cells = grid(data_dir=[long], epochs=[3], fair_weight=[10.0],
+                 seed=[0, 1, 2], preset="smoke") + grid(
+        data_dir=["a/b", "a-b"], preset="smoke")
+    assert len({c.name for c in cells}) == len(cells) == 5
 
 
 def test_explicit_parameters_are_not_overridden_by_the_preset():
@@ -34,7 +48,8 @@ def test_commands_are_papermill_lines_that_parse():
     args = shlex.split(lines[1])
     assert args[1:4] == ["-m", "papermill", "--cwd"]
     assert args[5].endswith("notebooks/01_explore_data.ipynb")
-    assert args[6] == "out/split=test.ipynb"
+    assert args[6].startswith("out/split=test-") and args[6].endswith(
+        ".ipynb")
     assert args[7:] == ["-p", "split", "test", "-p", "preset", "smoke"]
 
 
@@ -62,6 +77,12 @@ def test_an_interrupted_sweep_runs_only_the_missing_cells(tmp_path):
     done = run_grid(cells, folder=tmp_path / "nb", root=root,
                     progress=False)
     assert len(done.skipped) == 3  # nothing left to run
+    # a complete run whose AUC is NaN still counts: training it again
+    # would give the same NaN
+    metrics = again.runs[cells[2].name] / "metrics.json"
+    metrics.write_text(json.dumps({**json.loads(metrics.read_text()),
+                                   "primary": "auc", "auc": None}))
+    assert complete_run(cells[2], root=root) == again.runs[cells[2].name]
 
 
 def test_slurm_submits_one_job_array_through_submitit(tmp_path,
@@ -85,3 +106,11 @@ def test_slurm_submits_one_job_array_through_submitit(tmp_path,
     text = (tmp_path / "sweep" / "slurm" / "4242_submission.sh").read_text()
     assert "#SBATCH --array=0-1" in text
     assert "#SBATCH --partition=gpu" in text and "#SBATCH --time=30" in text
+    # re-run before the jobs finish: nothing is submitted twice
+    again = run_grid(cells, folder=tmp_path / "sweep", executor="slurm",
+                     root=tmp_path / "runs")
+    assert again.jobs == [] and set(again.pending.values()) == {
+        "4242_0", "4242_1"}
+    assert len(log.read_text().splitlines()) == 1
+    with pytest.raises(RuntimeError, match="no cell is submitted twice"):
+        require_complete(again, cells)

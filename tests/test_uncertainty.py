@@ -156,3 +156,26 @@ def test_a_group_metric_verdict_uses_its_direction(data):
 def test_the_bootstrap_p_value_never_reaches_zero():
     from fairnb.uncertainty import _bootstrap_p
     assert _bootstrap_p(np.ones(99)) == pytest.approx(2 / 100)
+
+
+def test_the_verdict_interval_holds_its_level_under_no_difference():
+    """a and b from one distribution, three seeds: the combined interval
+    (the verdict's) rejects at about its 5 % level or less, where the
+    two-level percentile bootstrap rejects far more often."""
+    from fairnb.uncertainty import bootstrap_differences
+    rng = np.random.default_rng(11)
+    n, trials = 300, 60
+    y = rng.integers(0, 2, n)
+    race = rng.integers(0, 3, n)
+    rejected = {"both": 0, "two_level": 0}
+    for _ in range(trials):
+        # seed noise dominates: each run's signal strength varies
+        runs = [preds(y, 0.5 + (y - 0.5) * rng.normal(0.3, 0.1)
+                      + rng.normal(0, 0.25, n), race) for _ in range(6)]
+        out = bootstrap_differences(runs[:3], runs[3:], attribute="race",
+                                    metrics=["auc"], n_boot=200,
+                                    seed=int(rng.integers(1 << 30)))["auc"]
+        for source in rejected:
+            rejected[source] += out[source].p_value < 0.05
+    assert rejected["both"] / trials <= 0.10
+    assert rejected["two_level"] > rejected["both"]

@@ -6,10 +6,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..attributes import check_choice, parse_attributes
+from ..choices import EXECUTORS, SELECTION_RULES  # noqa: E402
 from .base import ConfigError, NotebookConfig, check_range
-
-EXECUTORS = ("local", "slurm")
-SELECTION_RULES = ("auc", "worst_group_auc", "dto")
 
 
 def parse_axes(value: str) -> dict[str, list]:
@@ -110,7 +108,14 @@ class CompareConfig(NotebookConfig):
         parse_options(self.slurm_options)
         from ..methods import method_parameters
         from .training import FairCLIPConfig
-        for name in parse_axes(self.grid_options):
+        axes = parse_axes(self.grid_options)
+        for name, value in (("epochs", self.epochs),
+                            ("data_dir", self.data_dir)):
+            if name in axes and value:
+                raise ConfigError(
+                    f"grid_options varies {name!r} and the {name!r} "
+                    "parameter sets it too; keep one of them.")
+        for name in axes:
             if name not in FairCLIPConfig.parameter_names() or not any(
                     name in method_parameters(m) or name in (
                         "lr", "epochs", "batch_size") for m in methods):
