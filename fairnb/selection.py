@@ -67,7 +67,10 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
     from .attributes import check_choice
     check_choice("selection rule", rule, SELECTION_RULES)
     scores = frame[["run"]].merge(validation_scores(frame), on="run")
-    data = frame.merge(scores, on="run")
+    # 03's metrics.json has its own val_auc (the same number): use these
+    data = frame.drop(columns=[c for c in scores.columns
+                               if c != "run" and c in frame.columns]
+                      ).merge(scores, on="run")
     keep, choices = [], []
     for (attribute, method), part in data.groupby(["attribute", "method"],
                                                   sort=False):

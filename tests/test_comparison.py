@@ -133,7 +133,8 @@ def test_select_applies_each_validation_rule_by_hand(monkeypatch):
     frame = pd.DataFrame({
         "run": ["a0", "a1", "b0", "b1"], "method": "fairclip",
         "seed": [0, 1, 0, 1], "attribute": "race",
-        "setting": ["w=1", "w=1", "w=100", "w=100"], "auc": 0.5})
+        "setting": ["w=1", "w=1", "w=100", "w=100"], "auc": 0.5,
+        "val_auc": 0.5})  # as 03's metrics.json has
     # setting w=1: higher overall AUC, one weak group; w=100: balanced
     scores = pd.DataFrame({
         "run": ["a0", "a1", "b0", "b1"],
@@ -141,7 +142,8 @@ def test_select_applies_each_validation_rule_by_hand(monkeypatch):
         "val_auc_Asian": [0.95, 0.93, 0.81, 0.79],
         "val_auc_Black": [0.60, 0.62, 0.78, 0.80],
         "val_auc_White": [0.92, 0.90, 0.80, 0.82]})
-    monkeypatch.setattr(comparison, "validation_scores", lambda f: scores)
+    from fairnb import selection
+    monkeypatch.setattr(selection, "validation_scores", lambda f: scores)
     pick = {rule: comparison.select(frame, rule=rule)[1].iloc[0]
             for rule in ("auc", "worst_group_auc", "dto")}
     assert pick["auc"]["setting"] == "w=1"

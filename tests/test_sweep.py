@@ -114,3 +114,15 @@ def test_slurm_submits_one_job_array_through_submitit(tmp_path,
     assert len(log.read_text().splitlines()) == 1
     with pytest.raises(RuntimeError, match="no cell is submitted twice"):
         require_complete(again, cells)
+
+
+def test_06_refuses_an_axis_that_a_parameter_also_sets():
+    from fairnb.config import CompareConfig
+    with pytest.raises(ConfigError, match="varies 'epochs'"):
+        CompareConfig.create(grid_options="epochs=1|2", epochs=3)
+    cells = CompareConfig.create(preset="smoke",
+                                 grid_options="fair_weight:1|100").cells()
+    # clip has no fair_weight: 2 seeds; fairclip: 2 weights x 2 seeds
+    assert len(cells) == 6
+    assert all("fair_weight" not in c.parameters for c in cells
+               if c.parameters["method"] == "clip")

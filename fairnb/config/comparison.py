@@ -11,13 +11,13 @@ from .base import ConfigError, NotebookConfig, check_range
 
 
 def parse_axes(value: str) -> dict[str, list]:
-    """``"fair_weight=1|10|100,blur=1e-4|1e-2"`` -> ``{"fair_weight":
-    [1, 10, 100], "blur": [0.0001, 0.01]}`` (values as Python literals
-    where they parse).
+    """``"fair_weight:1|10|100,blur:1e-4|1e-2"`` (``=`` for ``:`` too)
+    -> ``{"fair_weight": [1, 10, 100], "blur": [0.0001, 0.01]}`` (values
+    as Python literals where they parse).
 
     Examples
     --------
-    >>> parse_axes("fair_weight=1|10")
+    >>> parse_axes("fair_weight:1|10")
     {'fair_weight': [1, 10]}
     """
     import ast
@@ -25,11 +25,11 @@ def parse_axes(value: str) -> dict[str, list]:
     for part in str(value).split(","):
         if not part.strip():
             continue
-        name, sep, raw = part.partition("=")
+        name, sep, raw = part.partition("=" if "=" in part else ":")
         if not sep or not name.strip() or not raw.strip():
             raise ConfigError(
-                f"grid_options part {part!r} is not name=v1|v2; write e.g. "
-                "fair_weight=1|10|100.")
+                f"grid_options part {part!r} is not name:v1|v2; write e.g. "
+                "fair_weight:1|10|100.")
         values = []
         for v in raw.split("|"):
             try:
@@ -122,7 +122,7 @@ class CompareConfig(NotebookConfig):
                 raise ConfigError(
                     f"grid_options names {name!r}, which no method in "
                     f"{', '.join(methods)} takes; vary a 03 parameter of "
-                    "a method, e.g. fair_weight=1|10|100.")
+                    "a method, e.g. fair_weight:1|10|100.")
 
     @property
     def method_list(self) -> list[str]:
