@@ -182,6 +182,14 @@ def test_comparison_figure():
     assert lay["xaxis"]["title"]["text"].startswith("difference b − a")
     total = sum(len(_arr(tr["x"])) for tr in fig.to_dict()["data"])
     assert total == len(t)
+    # a verdict keeps its colour whichever others are present, and a lone
+    # verdict still has its legend entry
+    colors = {tr.name: tr.marker.color for tr in fig.data}
+    alone = plots.comparison_figure(t[t["verdict"] == "within noise"])
+    [trace] = alone.data
+    assert trace.marker.color == colors["within noise"]
+    assert trace.showlegend is True
+    assert len(set(colors.values())) == 3
 
 
 def test_threshold_sweep_follows_crowded_scores():

@@ -315,6 +315,12 @@ def _diff_direction(diff_table: pd.DataFrame,
     return "difference"
 
 
+#: the colour of each verdict, the same in every comparison figure
+VERDICT_COLORS = {"better": OKABE_ITO[2], "worse": OKABE_ITO[5],
+                  "within noise": UNKNOWN_COLOR, "higher": OKABE_ITO[0],
+                  "lower": OKABE_ITO[1], "undefined": OKABE_ITO[7]}
+
+
 def comparison_figure(diff_table: pd.DataFrame, *,
                       names: tuple[str, str] = ("a", "b")) -> go.Figure:
     """Forest plot of paired differences with CIs (a ``compare()`` table:
@@ -327,12 +333,14 @@ def comparison_figure(diff_table: pd.DataFrame, *,
     verdict = (t["verdict"].astype(str) if "verdict" in t
                else pd.Series(["difference"] * len(t)))
     fig = go.Figure()
-    for i, v in enumerate(sorted(set(verdict))):
+    for v in sorted(set(verdict)):
         m = verdict == v
         part = t[m]
+        # one colour per verdict in every figure, whichever are present
+        color = VERDICT_COLORS.get(v, OKABE_ITO[6])
         fig.add_scatter(
             x=part["diff"], y=label[m], mode="markers", name=v,
-            marker=dict(size=9, color=OKABE_ITO[i % len(OKABE_ITO)]),
+            showlegend=True, marker=dict(size=9, color=color),
             error_x=dict(type="data", symmetric=False,
                          array=(part["ci_high"] - part["diff"]).to_numpy(),
                          arrayminus=(part["diff"] - part["ci_low"])
