@@ -32,7 +32,8 @@ from .uncertainty import (
 
 #: columns of :func:`differences`
 DIFFERENCE_COLUMNS = (
-    "attribute", "method", "metric", "baseline", "value", "diff", "n_seeds",
+    "condition", "attribute", "method", "metric", "baseline", "value",
+    "diff", "n_seeds",
     "seeds_low", "seeds_high", "seeds_p", "samples_low", "samples_high",
     "both_low", "both_high", "both_p", "two_level_low", "two_level_high",
     "holm_p", "verdict", "seeds_needed")
@@ -57,12 +58,22 @@ def table_metrics(attribute: str) -> list[tuple[str, str, str]]:
     return rows
 
 
-def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = ()
-            ) -> pd.DataFrame:
+def _value(v) -> str:
+    return f"{v:g}" if isinstance(v, float) else str(v)
+
+
+def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = (),
+            conditions: Sequence[str] = ()) -> pd.DataFrame:
     """One row per 03 run folder: ``run``, ``method``, ``seed``,
-    ``attribute`` (the one trained), ``setting`` (the values of the grid
+    ``attribute`` (the one trained), ``condition`` (the data the run had,
+    from the 03 parameters ``conditions`` such as ``bias``, e.g.
+    ``"bias=0.5"``; empty without), ``setting`` (the values of the grid
     ``axes`` besides those, e.g. ``"fair_weight=10.0"``; empty without
-    axes), then every number of its ``metrics.json``."""
+    axes), then every number of its ``metrics.json``. Every table below is
+    computed per condition and attribute: a condition is a different
+    dataset, never a setting to select."""
+    from .config import FairCLIPConfig
+    defaults = FairCLIPConfig().to_dict()
     rows = []
     for path in map(Path, runs):
         params = json.loads((path / "params.json").read_text())
@@ -71,34 +82,49 @@ def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = ()
                    metrics.items() if isinstance(v, (int, float, type(None)))
                    and k != "schema_version"}
         setting = ",".join(f"{k}={params.get(k)}" for k in axes)
+        condition = ",".join(f"{k}={_value(params.get(k, defaults.get(k)))}"
+                             for k in conditions)
         rows.append({"run": str(path), "method": params["method"],
                      "seed": int(params["seed"]),
-                     "attribute": params["attribute"], "setting": setting,
+                     "attribute": params["attribute"],
+                     "condition": condition, "setting": setting,
                      **numbers})
     if not rows:
         raise ValueError("collect needs at least one run folder.")
     return pd.DataFrame(rows)
 
 
+def blocks(frame: pd.DataFrame):
+    """``((condition, attribute), part)`` for each dataset condition and
+    trained attribute of a :func:`collect` frame, in order (a frame
+    without a ``condition`` column has one, empty)."""
+    if "condition" not in frame:
+        frame = frame.assign(condition="")
+    return frame.groupby(["condition", "attribute"], sort=False)
+
+
 def seed_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean and standard deviation (ddof 1) over seeds: one row per
-    (attribute, method, metric) in Table 3 order, with ``n_seeds``."""
+    (condition, attribute, method, metric) in Table 3 order, with
+    ``n_seeds``."""
     rows = []
-    for attribute, part in frame.groupby("attribute", sort=False):
+    for (condition, attribute), part in blocks(frame):
         for method, runs in part.groupby("method", sort=False):
             for label, key, _ in table_metrics(attribute):
                 values = runs[key].astype(float) if key in runs else \
                     pd.Series([np.nan] * len(runs))
-                rows.append((attribute, method, label, values.mean(),
+                rows.append((condition, attribute, method, label,
+                             values.mean(),
                              values.std(ddof=1) if len(values) > 1 else np.nan,
                              int(values.notna().sum())))
-    return pd.DataFrame(rows, columns=["attribute", "method", "metric",
-                                       "mean", "std", "n_seeds"])
+    return pd.DataFrame(rows, columns=["condition", "attribute", "method",
+                                       "metric", "mean", "std", "n_seeds"])
 
 
 def wide_table(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
     """:func:`seed_table` as the paper prints it: ``mean ± std`` strings,
-    rows (attribute, method), columns the metrics."""
+    rows (attribute, method), or (condition, attribute, method) where
+    the table has conditions, columns the metrics."""
     def cell(row):
         if np.isnan(row["mean"]):
             return "–"
@@ -107,7 +133,10 @@ def wide_table(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
         return f"{row['mean']:.{digits}f} ± {row['std']:.{digits}f}"
     shown = table.assign(cell=table.apply(cell, axis=1))
     order = list(dict.fromkeys(table["metric"]))
-    out = shown.pivot_table(index=["attribute", "method"], columns="metric",
+    index = ["attribute", "method"]
+    if "condition" in table and (table["condition"] != "").any():
+        index = ["condition", *index]
+    out = shown.pivot_table(index=index, columns="metric",
                             values="cell", aggfunc="first", sort=False)
     return out[[m for m in order if m in out.columns]]
 
@@ -118,9 +147,11 @@ def _predictions(path: str):
 
 
 def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
-                seed: int = 0, level: float = 0.95) -> pd.DataFrame:
-    """Every Table 3 metric of every method against ``baseline``, per
-    attribute, on the seeds both have: the per-seed t interval
+                seed: int = 0, level: float = 0.95,
+                metrics=table_metrics) -> pd.DataFrame:
+    """Every Table 3 metric (``metrics(attribute)`` gives the rows, as
+    :func:`table_metrics`) of every method against ``baseline``, per
+    condition and attribute, on the seeds both have: the per-seed t interval
     (``seeds_*``), the paired Test bootstrap of the seed-averaged
     difference (``samples_*``), seeds and samples together with K - 1
     degrees of freedom (``both_*``, which drives the verdict), and the
@@ -135,7 +166,7 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
         raise ValueError(f"baseline {baseline!r} has no runs; methods: "
                          f"{', '.join(sorted(set(frame['method'])))}.")
     rows = []
-    for attribute, part in frame.groupby("attribute", sort=False):
+    for (condition, attribute), part in blocks(frame):
         base = part[part["method"] == baseline].set_index("seed")
         for method, runs in part.groupby("method", sort=False):
             if method == baseline:
@@ -146,7 +177,7 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                 continue
             preds_a = [_predictions(base.loc[s, "run"]) for s in seeds]
             preds_b = [_predictions(runs.loc[s, "run"]) for s in seeds]
-            layout = table_metrics(attribute)
+            layout = metrics(attribute)
             boot = bootstrap_differences(
                 preds_a, preds_b, attribute=attribute,
                 metrics=[m for _, _, m in layout], n_boot=n_boot,
@@ -158,7 +189,8 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                 both, samples = boot[metric]["both"], boot[metric]["samples"]
                 two = boot[metric]["two_level"]
                 rows.append({
-                    "attribute": attribute, "method": method,
+                    "condition": condition, "attribute": attribute,
+                    "method": method,
                     "metric": label, "baseline": float(np.mean(a)),
                     "value": float(np.mean(b)), "diff": both.diff,
                     "n_seeds": len(seeds), "seeds_low": by_seed.low,
@@ -178,6 +210,34 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
                       ("undefined" if np.isnan(p) else "within noise")
                       for d, p in zip(out["_both"], out["holm_p"])]
     return out[list(DIFFERENCE_COLUMNS)]
+
+
+def gap_metrics(attribute: str) -> list[tuple[str, str, str]]:
+    r"""The one row of :func:`gap_response`: the largest gap between the
+    AUCs of ``attribute``'s groups relative to the overall AUC,
+    :math:`(\max_g \mathrm{AUC}_g - \min_g \mathrm{AUC}_g) /
+    \mathrm{AUC}` (``auc_max_disparity_<a>`` of ``metrics.json``)."""
+    return [("AUC gap", f"auc_max_disparity_{attribute}",
+             "auc_max_disparity")]
+
+
+def gap_response(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
+                 seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Does a method shrink a planted gap, and by how much beyond noise?
+    Per condition (a planted-disparity level, say) and attribute: the AUC
+    gap (:func:`gap_metrics`) of ``baseline`` (``baseline``: how large the
+    planted gap is for it), of each method (``value``), their difference
+    with the intervals and verdicts of :func:`differences` (Holm over this
+    table's own rows: one test per condition, attribute and method; a
+    lower gap is "better"), and ``reduction``, the share of the baseline's
+    gap the method removes (1 - value / baseline; NaN where the baseline
+    has no gap)."""
+    out = differences(frame, baseline=baseline, n_boot=n_boot, seed=seed,
+                      level=level, metrics=gap_metrics)
+    base = out["baseline"].astype(float)
+    out["reduction"] = np.where(base > 0, 1 - out["value"].astype(float)
+                                / base.where(base > 0), np.nan)
+    return out
 
 
 def too_few_seeds(n_seeds: int, *, level: float = 0.95) -> str | None:
@@ -218,8 +278,8 @@ def ranks(frame: pd.DataFrame, *, metric: str = "AUC",
           alpha: float = 0.05) -> Ranks:
     r"""Friedman's test of ``metric`` (a Table 3 label; higher is better
     for AUC and ES-AUC, lower for DPD and DEOdds) over blocks = (seed,
-    attribute) that every method has; mean ranks and the Nemenyi critical
-    difference :math:`q_\alpha \sqrt{k(k+1)/(6N)}`, with :math:`q_\alpha`
+    condition, attribute) that every method has; mean ranks and the
+    Nemenyi critical difference :math:`q_\alpha \sqrt{k(k+1)/(6N)}`, with :math:`q_\alpha`
     the studentized range quantile over :math:`\sqrt 2` (Demšar, JMLR
     2006). Needs three or more methods.
     """
@@ -230,21 +290,24 @@ def ranks(frame: pd.DataFrame, *, metric: str = "AUC",
         raise ValueError(f"ranks needs three or more methods; got "
                          f"{methods}.")
     lower_better = metric in ("DPD", "DEOdds")
-    blocks = []
-    for (_, attribute), part in frame.groupby(["seed", "attribute"]):
+    found = []
+    if "condition" not in frame:
+        frame = frame.assign(condition="")
+    for (_, _, attribute), part in frame.groupby(
+            ["seed", "condition", "attribute"]):
         key = {label: k for label, k, _ in table_metrics(attribute)}[metric]
         values = part.set_index("method")[key].astype(float)
         if set(methods) <= set(values.index) and values[methods].notna().all():
-            blocks.append(values[methods].to_numpy())
-    if len(blocks) < 2:
+            found.append(values[methods].to_numpy())
+    if len(found) < 2:
         raise ValueError(f"ranks needs at least two (seed, attribute) blocks "
                          f"where every method has {metric}; got "
-                         f"{len(blocks)}.")
-    x = np.array(blocks)
+                         f"{len(found)}.")
+    x = np.array(found)
     stat, p = stats.friedmanchisquare(*x.T)
     order = x if lower_better else -x
     r = np.apply_along_axis(stats.rankdata, 1, order)
-    k, n = len(methods), len(blocks)
+    k, n = len(methods), len(found)
     q = stats.studentized_range.ppf(1 - alpha, k, np.inf) / np.sqrt(2)
     cd = float(q * np.sqrt(k * (k + 1) / (6 * n)))
     return Ranks(metric, float(stat), float(p),
@@ -255,9 +318,9 @@ def mechanism(frame: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
     """Does the similarity W1 of the trained attribute's groups go down
     against ``baseline``, and does ES-AUC follow? Per (attribute, method,
     seed): the summed ``similarity_w1_<a>_*`` and ES-AUC, minus the
-    baseline's on the same seed."""
+    baseline's on the same seed (and condition)."""
     rows = []
-    for attribute, part in frame.groupby("attribute", sort=False):
+    for (condition, attribute), part in blocks(frame):
         w1 = [c for c in part.columns
               if c.startswith(f"similarity_w1_{attribute}_")]
         total = part[w1].sum(axis=1, min_count=1)
@@ -267,34 +330,48 @@ def mechanism(frame: pd.DataFrame, *, baseline: str) -> pd.DataFrame:
             if row["seed"] not in base.index:
                 continue
             ref = base.loc[row["seed"]]
-            rows.append((attribute, row["method"], row["seed"],
+            rows.append((condition, attribute, row["method"], row["seed"],
                          row["w1"] - ref["w1"],
                          row[f"es_auc_{attribute}"]
                          - ref[f"es_auc_{attribute}"]))
-    return pd.DataFrame(rows, columns=["attribute", "method", "seed",
-                                       "w1_change", "es_auc_change"])
+    return pd.DataFrame(rows, columns=["condition", "attribute", "method",
+                                       "seed", "w1_change", "es_auc_change"])
 
 
-def flat_metrics(diffs: pd.DataFrame, *, n_runs: int) -> dict:
+def flat_metrics(diffs: pd.DataFrame, *, n_runs: int,
+                 gaps: pd.DataFrame | None = None) -> dict:
     """06's ``metrics.json``: ``n_runs``, and for each row of
     :func:`differences` ``diff_``, ``holm_p_`` and ``verdict_`` +
     ``<method>_<attribute>_<metric slug>`` (e.g.
-    ``diff_fairclip_race_es_auc``)."""
+    ``diff_fairclip_race_es_auc``), with ``_<condition slug>`` after the
+    attribute where the row has a condition (``..._race_bias_0_5_...``);
+    with ``gaps`` (:func:`gap_response`) also ``gap_diff_``,
+    ``gap_reduction_`` and ``gap_verdict_`` + ``<method>_<attribute>[_
+    <condition slug>]``."""
     out: dict = {"n_runs": int(n_runs), "n_differences": len(diffs),
                  "n_not_within_noise": int(
                      (~diffs["verdict"].isin(["within noise",
                                               "undefined"])).sum())}
     for row in diffs.itertuples():
-        key = f"{row.method}_{row.attribute}_{group_slug(row.metric)}"
+        where = (f"{row.attribute}_{group_slug(row.condition)}"
+                 if getattr(row, "condition", "") else row.attribute)
+        key = f"{row.method}_{where}_{group_slug(row.metric)}"
         out[f"diff_{key}"] = row.diff
         out[f"holm_p_{key}"] = row.holm_p
         out[f"verdict_{key}"] = row.verdict
+    for row in (gaps.itertuples() if gaps is not None else ()):
+        where = (f"{row.attribute}_{group_slug(row.condition)}"
+                 if row.condition else row.attribute)
+        out[f"gap_diff_{row.method}_{where}"] = row.diff
+        out[f"gap_reduction_{row.method}_{where}"] = row.reduction
+        out[f"gap_verdict_{row.method}_{where}"] = row.verdict
     return out
 
 
 from .selection import SELECTION_RULES, select, validation_scores  # noqa
 
-__all__ = ["DIFFERENCE_COLUMNS", "Ranks", "SELECTION_RULES", "collect",
-           "differences", "flat_metrics", "select", "validation_scores",
-           "mechanism", "ranks", "seed_table", "table_metrics",
-           "too_few_seeds", "wide_table"]
+__all__ = ["DIFFERENCE_COLUMNS", "Ranks", "SELECTION_RULES", "blocks",
+           "collect", "differences", "flat_metrics", "gap_metrics",
+           "gap_response", "mechanism", "ranks", "seed_table", "select",
+           "table_metrics", "too_few_seeds", "validation_scores",
+           "wide_table"]

@@ -3,13 +3,19 @@ CLIP model, or from a local BLIP-2 folder (Hugging Face transformers).
 
 - CLIP: ``image`` = the L2-normalised image embedding; ``multimodal`` =
   image and note embeddings side by side (the paper's image+text probe).
-- BLIP-2 (``Blip2Model`` from a folder saved with ``save_pretrained``,
-  with its image processor): ``image`` = the vision tower's pooled output;
-  ``multimodal`` = the Q-Former's query outputs (averaged over the query
-  tokens) beside the vision pooled output. The Q-Former of
-  ``Blip2Model`` reads the image only, so these are image-conditioned
-  query features, BLIP-2's bridge to its language model; the note does
-  not enter them.
+- BLIP-2, from a folder saved with ``save_pretrained`` (with its image
+  processor, and for a retrieval checkpoint its tokenizer): ``image`` =
+  the vision tower's pooled output. ``multimodal`` depends on the
+  checkpoint. A ``Blip2ForImageTextRetrieval`` folder (e.g. a local copy
+  of Salesforce/blip2-itm-vit-g, the Q-Former of LAVIS' feature
+  extractor) gives the paper's image+text features: the Q-Former reads
+  the query tokens and the note together, cross-attending to the image,
+  and its query outputs (LAVIS' ``multimodal_embeds``, averaged over the
+  queries) stand beside the vision pooled output. A ``Blip2Model`` folder
+  (the OPT / Flan-T5 checkpoints) has no Q-Former text input, so its
+  ``multimodal`` features are the image-conditioned query outputs, the
+  bridge to its language model, and the note does not enter them
+  (:attr:`Blip2Backbone.text_conditioned` says which).
 
 Used in: 05_linear_probe.
 """
@@ -62,50 +68,109 @@ def clip_features(bundle, data, *, kind: str = "image",
                        "model": bundle.name})
 
 
-def load_blip2(folder: str | Path):
-    """``(model, image_processor)`` of a local BLIP-2 folder; downloads
-    are never attempted."""
-    from transformers import AutoImageProcessor, Blip2Model
+@dataclass(frozen=True)
+class Blip2Backbone:
+    """A loaded BLIP-2 folder: the model (``Blip2Model`` or
+    ``Blip2ForImageTextRetrieval``), its image processor and, for a
+    retrieval model, its tokenizer."""
+
+    model: object
+    processor: object
+    tokenizer: object = None
+
+    @property
+    def text_conditioned(self) -> bool:
+        """True when ``multimodal`` features read the note (a retrieval
+        checkpoint's Q-Former takes text); False for ``Blip2Model``."""
+        return self.tokenizer is not None
+
+
+def load_blip2(folder: str | Path) -> Blip2Backbone:
+    """A local BLIP-2 folder as a :class:`Blip2Backbone`: the class its
+    ``config.json`` names (``Blip2ForImageTextRetrieval`` with its
+    tokenizer, else ``Blip2Model``); downloads are never attempted."""
+    import json
+
+    import transformers
+    from transformers import AutoImageProcessor
 
     folder = Path(folder).expanduser()
     if not (folder / "config.json").is_file():
         raise FileNotFoundError(
             f"{folder} is not a saved BLIP-2 model (no config.json). Pass a "
-            "folder written by Blip2Model.save_pretrained (with its image "
-            "processor), e.g. a local copy of Salesforce/blip2-opt-2.7b.")
-    model = Blip2Model.from_pretrained(str(folder), local_files_only=True)
+            "folder written by save_pretrained (Blip2Model or "
+            "Blip2ForImageTextRetrieval, with its image processor), e.g. a "
+            "local copy of Salesforce/blip2-itm-vit-g.")
+    names = json.loads((folder / "config.json").read_text()).get(
+        "architectures") or []
+    retrieval = "Blip2ForImageTextRetrieval" in names
+    cls = transformers.Blip2ForImageTextRetrieval if retrieval else \
+        transformers.Blip2Model
+    model = cls.from_pretrained(str(folder), local_files_only=True)
     processor = AutoImageProcessor.from_pretrained(str(folder),
                                                    local_files_only=True)
-    return model.eval(), processor
+    tokenizer = None
+    if retrieval:
+        missing = FileNotFoundError(
+            f"{folder} holds a Blip2ForImageTextRetrieval model but no "
+            "tokenizer its Q-Former can read the notes with; save one there "
+            "(the checkpoint's BERT tokenizer, save_pretrained).")
+        if not any((folder / f).is_file() for f in (
+                "tokenizer.json", "tokenizer_config.json", "vocab.txt")):
+            raise missing  # transformers would make an empty one
+        try:
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                str(folder), local_files_only=True)
+        except (OSError, ValueError) as exc:
+            raise missing from exc
+    return Blip2Backbone(model.eval(), processor, tokenizer)
 
 
-def blip2_features(model, processor, dataset, split: str, *,
+def blip2_features(backbone: Blip2Backbone, dataset, split: str, *,
                    kind: str = "image", device: str = "auto",
-                   batch_size: int = 32) -> FeatureSet:
-    """Features of ``split`` of ``dataset`` from a BLIP-2 model: full-size
-    images prepared by BLIP-2's own image processor (grey fundus copied to
-    RGB)."""
+                   batch_size: int = 32,
+                   max_chars: int | None = 180) -> FeatureSet:
+    """Features of ``split`` of ``dataset`` from a BLIP-2 backbone
+    (:func:`load_blip2`): full-size images prepared by BLIP-2's own image
+    processor (grey fundus copied to RGB); for ``multimodal`` with a
+    retrieval checkpoint, the texts 03 would read (summary, else note, cut
+    at ``max_chars``), tokenised by its tokenizer (see the module)."""
     import torch
     from PIL import Image
 
     from .attributes import check_choice
+    from .data.torch import default_texts
     from .devices import resolve_device
     check_choice("features", kind, FEATURE_KINDS)
     dev = resolve_device(device)
-    model = model.to(dev)
+    model = backbone.model.to(dev)
     out = []
     meta = dataset.metadata(split)
     ids = meta["id"].tolist()
+    texts = default_texts(meta, max_chars=max_chars)
+    n_query = model.config.num_query_tokens
     with torch.no_grad():
         for start in range(0, len(ids), batch_size):
+            chunk = slice(start, start + batch_size)
             images = [Image.fromarray(dataset.load_image(i)).convert("RGB")
-                      for i in ids[start:start + batch_size]]
-            px = processor(images=images, return_tensors="pt")[
+                      for i in ids[chunk]]
+            px = backbone.processor(images=images, return_tensors="pt")[
                 "pixel_values"].to(dev)
-            vision = model.get_image_features(pixel_values=px)
-            pooled = getattr(vision, "pooler_output", vision)
-            parts = [pooled]
-            if kind == "multimodal":
+            vision = model.vision_model(pixel_values=px)
+            parts = [vision.pooler_output]
+            if kind == "multimodal" and backbone.text_conditioned:
+                tok = backbone.tokenizer(
+                    texts[chunk], padding=True, truncation=True,
+                    max_length=min(backbone.tokenizer.model_max_length,
+                                   model.config.qformer_config
+                                   .max_position_embeddings),
+                    return_tensors="pt").to(dev)
+                joint = model(pixel_values=px, input_ids=tok["input_ids"],
+                              attention_mask=tok["attention_mask"],
+                              use_image_text_matching_head=True)
+                q = joint.text_model_output.last_hidden_state[:, :n_query]
+                parts.append(q.mean(dim=1))
+            elif kind == "multimodal":
                 q = model.get_qformer_features(pixel_values=px)
                 q = getattr(q, "last_hidden_state", q)
                 parts.append(q.mean(dim=1))
@@ -114,7 +179,10 @@ def blip2_features(model, processor, dataset, split: str, *,
     return FeatureSet(np.concatenate(out).astype(np.float32),
                       meta["label"].to_numpy(np.int64),
                       {a: meta[a].to_numpy(np.int64) for a in ATTRIBUTES},
-                      np.asarray(ids), {"family": "blip2", "kind": kind})
+                      np.asarray(ids),
+                      {"family": "blip2", "kind": kind,
+                       "text_conditioned": kind == "multimodal"
+                       and backbone.text_conditioned})
 
 
 def clip_backbone(*, run: str = "", model: str = "", pretrained: str = "",
@@ -144,6 +212,16 @@ def clip_backbone(*, run: str = "", model: str = "", pretrained: str = "",
         f"({name}, selected epoch)"
 
 
+def probed_run(family: str, *, run: str = "", model: str = ""):
+    """The 03 run folder whose weights a probe reads (``run``, the latest 03
+    run when empty), or None when the probe reads ``model`` or a BLIP-2
+    folder instead."""
+    from .runs import resolve_run
+    if family == "blip2" or model:
+        return None
+    return resolve_run(run, "03_fairclip")
+
+
 def split_features(family: str, *, dataset, kind: str = "image",
                    run: str = "", model: str = "", pretrained: str = "",
                    seed: int = 0, device: str = "auto"):
@@ -156,10 +234,14 @@ def split_features(family: str, *, dataset, kind: str = "image",
     check_choice("backbone_family", family, BACKBONE_FAMILIES)
     splits = ("train", "val", "test")
     if family == "blip2":
-        net, processor = load_blip2(pretrained)
-        return ({s: blip2_features(net, processor, dataset, s, kind=kind,
+        backbone = load_blip2(pretrained)
+        note = "" if kind == "image" else (
+            ", Q-Former reads the notes" if backbone.text_conditioned else
+            ", Q-Former reads the image only (Blip2Model)")
+        return ({s: blip2_features(backbone, dataset, s, kind=kind,
                                    device=device) for s in splits},
-                None, f"BLIP-2 {pretrained}")
+                None, f"BLIP-2 {pretrained} "
+                      f"({type(backbone.model).__name__}{note})")
     bundle, source = clip_backbone(run=run, model=model,
                                    pretrained=pretrained, seed=seed)
     data = {s: load_split(dataset, s, image_size=bundle.image_size,
@@ -169,6 +251,7 @@ def split_features(family: str, *, dataset, kind: str = "image",
     return feats, (bundle, data), source
 
 
-__all__ = ["BACKBONE_FAMILIES", "FEATURE_KINDS", "FeatureSet",
+__all__ = ["BACKBONE_FAMILIES", "Blip2Backbone", "FEATURE_KINDS",
+           "FeatureSet",
            "blip2_features", "clip_backbone", "clip_features", "load_blip2",
-           "split_features"]
+           "probed_run", "split_features"]

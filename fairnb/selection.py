@@ -46,8 +46,9 @@ def validation_scores(frame: pd.DataFrame) -> pd.DataFrame:
 
 def select(frame: pd.DataFrame, *, rule: str = "auc"
            ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    r"""For each (attribute, method), the ``setting`` a Validation rule
-    picks (scores averaged over seeds), and the runs of that setting.
+    r"""For each (condition, attribute, method), the ``setting`` a
+    Validation rule picks (scores averaged over seeds), and the runs of
+    that setting.
 
     Rules (after MEDFAIR's, all on Validation, never on Test):
 
@@ -61,8 +62,8 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
     Groups whose AUC is undefined for some candidate are left out of
     ``worst_group_auc`` and ``dto`` alike; with none left they raise.
 
-    Returns ``(selected runs, choices)``; ``choices`` has ``attribute,
-    method, setting, score, n_candidates``.
+    Returns ``(selected runs, choices)``; ``choices`` has ``condition,
+    attribute, method, setting, score, n_candidates``.
     """
     from .attributes import check_choice
     check_choice("selection rule", rule, SELECTION_RULES)
@@ -71,9 +72,11 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
     data = frame.drop(columns=[c for c in scores.columns
                                if c != "run" and c in frame.columns]
                       ).merge(scores, on="run")
+    if "condition" not in data:
+        data = data.assign(condition="")
     keep, choices = [], []
-    for (attribute, method), part in data.groupby(["attribute", "method"],
-                                                  sort=False):
+    for (condition, attribute, method), part in data.groupby(
+            ["condition", "attribute", "method"], sort=False):
         groups = [f"val_auc_{g}" for g in group_names(attribute)]
         mean = part.groupby("setting", sort=False)[["val_auc", *groups]] \
             .mean()
@@ -81,7 +84,8 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
         defined = mean[groups].dropna(axis=1)
         if rule != "auc" and defined.shape[1] == 0:
             raise ValueError(
-                f"{method}, {attribute}: no group has a defined Validation "
+                f"{method}, {attribute}{', ' + condition if condition else ''}"
+                ": no group has a defined Validation "
                 f"AUC for every setting; rule {rule!r} cannot choose. Use "
                 "selection='auc' or a larger Validation split.")
         if rule == "auc":
@@ -94,11 +98,12 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
             score = np.sqrt((((u - defined) / u) ** 2).sum(axis=1))
             best = score.idxmin()
         keep.append(part[part["setting"] == best])
-        choices.append((attribute, method, best, float(score[best]),
-                        len(mean)))
+        choices.append((condition, attribute, method, best,
+                        float(score[best]), len(mean)))
     chosen = pd.concat(keep)[frame.columns].reset_index(drop=True)
     return chosen, pd.DataFrame(choices, columns=[
-        "attribute", "method", "setting", "score", "n_candidates"])
+        "condition", "attribute", "method", "setting", "score",
+        "n_candidates"])
 
 
 __all__ = ["SELECTION_RULES", "select", "validation_scores"]

@@ -17,21 +17,23 @@ from .data import FairVLMed, locate_dataset, read_dataset
 
 
 def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
-                 summaries="auto", splits=None,
+                 bias: float = 1.0, summaries="auto", splits=None,
                  summarize_into=None) -> FairVLMed:
     """The dataset a notebook works on.
 
     ``data_dir`` empty means the embedded default: the synthetic stand-in of
     the preset's size, generated on first use into ``FAIRNB_DATA_DIR``.
     Otherwise ``data_dir`` is a folder in the Harvard-FairVLMed layout
-    (relative paths resolve against the repository root).
+    (relative paths resolve against the repository root). ``bias`` is the
+    strength of the stand-in's planted disparity (0 none, 1 the default,
+    2 twice as strong; :meth:`fairnb.Bias.scaled`).
     ``summaries="latest"`` picks the CSV with :func:`find_summaries`;
     when there is none and ``summarize_into`` names a folder, the notes are
     summarized there first (:func:`summarize_dataset`), since training on
     notes cut at 180 characters loses whatever they state later.
     ``"none"`` uses no summaries (notes cut at 180 characters).
     """
-    root = locate_dataset(data_dir, preset=preset, seed=seed)
+    root = locate_dataset(data_dir, preset=preset, seed=seed, bias=bias)
     if summaries == "latest":
         summaries = find_summaries("", root)
         if summaries == "auto" and summarize_into is not None and read_dataset(
@@ -41,6 +43,54 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
         summaries = None
     kw = {} if splits is None else {"splits": splits}
     return read_dataset(root, summaries=summaries, **kw)
+
+
+#: the file a training run writes to say which data it read
+DATA_RECORD = "data.json"
+
+
+def record_data(run, dataset: FairVLMed) -> Path:
+    """Write ``data.json`` into ``run`` (a :class:`~fairnb.runs.Run`): the
+    dataset folder and the summaries CSV (None: notes cut at 180
+    characters) the run reads, so that a later notebook (05's probe of this
+    run) reads the very same texts."""
+    src = dataset.summary_source
+    return run.write_json(DATA_RECORD, {
+        "root": str(dataset.root), "summaries": str(src) if src else None})
+
+
+def open_run_dataset(run, *, data_dir: str = "", preset: str = "demo",
+                     bias: float = 1.0, summaries: str = "") -> FairVLMed:
+    """The data of the 03 run folder ``run``: the dataset folder and
+    summaries CSV its ``data.json`` records (:func:`record_data`), so a
+    probe of the run reads the texts it trained on. A ``data_dir``,
+    ``bias`` or ``summaries`` set explicitly wins; without a run (None) or
+    a record, :func:`open_dataset` (``summaries`` empty: the latest 02
+    output).
+
+    Raises
+    ------
+    FileNotFoundError
+        When the recorded folder or CSV is not on this machine (the message
+        says which parameter to set).
+    """
+    record = Path(run) / DATA_RECORD if run is not None else None
+    if record is None or not record.is_file() or data_dir or summaries \
+            or float(bias) != 1.0:
+        return open_dataset(data_dir, preset=preset, bias=bias,
+                            summaries=summaries or "latest")
+    found = json.loads(record.read_text())
+    root, csv = Path(found["root"]), found.get("summaries")
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"The run {Path(run).name} trained on {root}, which is not on "
+            "this machine; pass its data with -p data_dir (and -p "
+            "summaries).")
+    if csv and not Path(csv).is_file():
+        raise FileNotFoundError(
+            f"The run {Path(run).name} read the summaries {csv}, which are "
+            "not on this machine; pass a CSV with -p summaries (or none).")
+    return read_dataset(root, summaries=csv)
 
 
 def ensure_summaries(dataset: FairVLMed, *, into,

@@ -65,3 +65,44 @@ def tiny_blip2(tmp_path_factory):
     BlipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
         folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_blip2_itm(tmp_path_factory):
+    """A randomly initialised BLIP-2 retrieval model (its Q-Former reads
+    text, as LAVIS' feature extractor) with a character-level BERT
+    tokenizer, saved as a model folder."""
+    import string
+
+    import torch
+    from transformers import (
+        BertTokenizerFast,
+        Blip2Config,
+        Blip2ForImageTextRetrieval,
+        Blip2QFormerConfig,
+        Blip2VisionConfig,
+        BlipImageProcessor,
+    )
+    folder = tmp_path_factory.mktemp("blip2_itm")
+    chars = string.ascii_lowercase + string.digits + ".,:;-/()"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *chars,
+             *(f"##{c}" for c in chars)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    BertTokenizerFast(vocab_file=str(folder / "vocab.txt"),
+                      model_max_length=64).save_pretrained(folder)
+    small = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                 num_attention_heads=2)
+    cfg = Blip2Config(
+        vision_config=Blip2VisionConfig(image_size=32, patch_size=8,
+                                        initializer_range=1.0,
+                                        **small).to_dict(),
+        qformer_config=Blip2QFormerConfig(
+            encoder_hidden_size=32, vocab_size=len(vocab) + 4,
+            max_position_embeddings=64, initializer_range=0.5,
+            use_qformer_text_input=True, **small).to_dict(),
+        num_query_tokens=4, image_text_hidden_size=16)
+    torch.manual_seed(0)
+    Blip2ForImageTextRetrieval(cfg).save_pretrained(folder)
+    BlipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
+        folder)
+    return folder

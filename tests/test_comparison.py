@@ -185,3 +185,115 @@ def test_validation_scores_are_sklearns_on_predictions_val(tmp_path):
     (path / "predictions_val.npz").unlink()
     with pytest.raises(FileNotFoundError, match="predictions_val.npz"):
         validation_scores(collect([path]))
+
+
+# -- data conditions: a planted gap of known size --------------------------
+def make_gap_run(root, method, seed, *, level, mitigation=0.0):
+    """A 03-shaped run on data with a planted gap: group 1's scores get
+    extra noise growing with ``level``; ``mitigation`` removes a share."""
+    rng = np.random.default_rng(
+        [seed, int(10 * level), sum(map(ord, method))])
+    base = np.random.default_rng(11)
+    y = base.integers(0, 2, N)
+    race = base.integers(0, 3, N)
+    gender = base.integers(0, 2, N)
+    sigma = 0.15 + (race == 1) * 0.25 * level * (1 - mitigation)
+    score = 1 / (1 + np.exp(-((y - 0.5) * 2 + rng.normal(0, 1, N) * sigma
+                              * 4)))
+    pred = Predictions(ids=np.arange(N), y_true=y, y_score=score,
+                       similarity=rng.normal(0.3, 0.05, N),
+                       attributes={"race": race, "gender": gender})
+    path = root / f"{method}_{seed}_bias{level}"
+    path.mkdir(parents=True)
+    pred.save(path / "predictions.npz")
+    (path / "params.json").write_text(json.dumps(
+        {"method": method, "seed": seed, "attribute": "race",
+         "bias": float(level)}))
+    metrics = {k: (None if isinstance(v, float) and np.isnan(v) else v)
+               for k, v in pred.metrics().items()}
+    (path / "metrics.json").write_text(json.dumps(
+        {"schema_version": 1, "notebook": "03_fairclip", **metrics}))
+    return path
+
+
+@pytest.fixture
+def gap_frame(tmp_path):
+    runs = [make_gap_run(tmp_path, m, s, level=level, mitigation=mit)
+            for level in (0.0, 2.0)
+            for m, mit in (("clip", 0.0), ("fairclip", 0.8))
+            for s in range(6)]
+    return collect(runs, conditions=["bias"])
+
+
+def sklearn_gap(run):
+    """(max - min group AUC) / AUC of race, by scikit-learn alone."""
+    from sklearn.metrics import roc_auc_score
+    z = np.load(f"{run}/predictions.npz")
+    y, s, g = z["y_true"], z["y_score"], z["attr_race"]
+    groups = [roc_auc_score(y[g == k], s[g == k]) for k in np.unique(g)
+              if k >= 0]
+    return (max(groups) - min(groups)) / roc_auc_score(y, s)
+
+
+def test_conditions_split_every_table(gap_frame):
+    assert sorted(set(gap_frame["condition"])) == ["bias=0", "bias=2"]
+    table = seed_table(gap_frame)
+    assert set(table["condition"]) == {"bias=0", "bias=2"}
+    # seven Table 3 rows for race (DPD, DEOdds, AUC, ES-AUC, 3 groups)
+    assert table.groupby("condition").size().tolist() == [14, 14]
+    wide = wide_table(table)
+    assert wide.index.names == ["condition", "attribute", "method"]
+    diffs = differences(gap_frame, baseline="clip", n_boot=500)
+    assert diffs.groupby("condition").size().tolist() == [7, 7]
+    # seeds of one condition are never paired with another's
+    auc = diffs.set_index(["condition", "metric"]).loc[("bias=2", "AUC")]
+    from sklearn.metrics import roc_auc_score
+
+    def aucs(method):
+        part = gap_frame.query("method == @method and condition == 'bias=2'")
+        return [roc_auc_score(*(lambda z: (z["y_true"], z["y_score"]))(
+            np.load(f"{r}/predictions.npz")))
+            for r in part.sort_values("seed")["run"]]
+    assert auc["diff"] == pytest.approx(np.mean(
+        np.subtract(aucs("fairclip"), aucs("clip"))))
+    from fairnb.comparison import flat_metrics
+    flat = flat_metrics(diffs, n_runs=len(gap_frame))
+    assert "diff_fairclip_race_bias_2_auc" in flat
+
+
+def test_gap_response_measures_the_planted_gap(gap_frame):
+    from fairnb.comparison import gap_response
+    gaps = gap_response(gap_frame, baseline="clip", n_boot=1000)
+    assert set(gaps["metric"]) == {"AUC gap"}
+    rows = gaps.set_index("condition")
+    for condition in ("bias=0", "bias=2"):
+        part = gap_frame[gap_frame["condition"] == condition]
+        clip = [sklearn_gap(r) for r in part.query("method == 'clip'")
+                .sort_values("seed")["run"]]
+        fair = [sklearn_gap(r) for r in part.query("method == 'fairclip'")
+                .sort_values("seed")["run"]]
+        row = rows.loc[condition]
+        assert row["baseline"] == pytest.approx(np.mean(clip))
+        assert row["value"] == pytest.approx(np.mean(fair))
+        assert row["reduction"] == pytest.approx(1 - np.mean(fair)
+                                                 / np.mean(clip))
+    # the planted gap grows with the level; the mitigation removes a
+    # clear share of the large one and has nothing to remove at level 0
+    assert rows.loc["bias=2", "baseline"] > 2 * rows.loc["bias=0",
+                                                         "baseline"]
+    assert rows.loc["bias=2", "verdict"] == "better"
+    assert rows.loc["bias=2", "reduction"] > 0.3
+    assert rows.loc["bias=0", "verdict"] == "within noise"
+    from fairnb.comparison import flat_metrics
+    flat = flat_metrics(gaps.iloc[:0], n_runs=0, gaps=gaps)
+    assert flat["gap_verdict_fairclip_race_bias_2"] == "better"
+
+
+def test_select_and_ranks_stay_within_a_condition(gap_frame):
+    from fairnb.comparison import ranks
+    clip = gap_frame[gap_frame["method"] == "clip"]
+    r = ranks(pd.concat([gap_frame, clip.assign(method="twin")]),
+              metric="AUC")
+    assert r.n_blocks == 12  # six seeds x two conditions
+    m = mechanism(gap_frame, baseline="clip")
+    assert set(m["condition"]) == {"bias=0", "bias=2"} and len(m) == 12

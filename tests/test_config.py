@@ -25,7 +25,7 @@ def test_unknown_injected_parameter_fails_with_closest_match():
         ExploreConfig.from_namespace(ns)
     msg = str(err.value)
     assert "'atribute'" in msg and "did you mean 'attributes'" in msg
-    assert "data_dir, split, attributes, preset" in msg
+    assert "data_dir, bias, split, attributes, preset" in msg
 
 
 def test_namespace_values_are_taken():
@@ -84,3 +84,30 @@ def test_method_options_reach_the_method_and_are_checked():
         FairCLIPConfig.create(method="clip", method_options="shrink=1")
     with pytest.raises(ConfigError, match="clip, fairclip, fairclip_plus"):
         FairCLIPConfig.create(method="fairclipp")
+
+
+@pytest.mark.parametrize("values, words", [
+    ({"bias_levels": "0,3"}, ["Bad value in 'bias_levels'", "[0, 2.5]"]),
+    ({"bias_levels": "0,1,0"}, ["repeats a level"]),
+    ({"bias_levels": "none"}, ["numbers from 0"]),
+    ({"bias_levels": "0,2", "data_dir": "x"}, ["leave data_dir empty"]),
+    ({"grid_options": "bias:0|1"}, ["a data condition", "bias_levels"]),
+])
+def test_06_bias_levels_are_checked(values, words):
+    from fairnb.config import CompareConfig
+    with pytest.raises(ConfigError) as err:
+        CompareConfig.create(preset="smoke", **values)
+    for w in words:
+        assert w in str(err.value)
+
+
+def test_06_bias_levels_are_a_grid_axis_and_a_condition():
+    from fairnb.config import CompareConfig
+    cfg = CompareConfig.create(preset="smoke", bias_levels="0,2")
+    cells = cfg.cells()
+    assert len(cells) == 2 * 2 * 2  # methods x seeds x levels
+    assert sorted({c.parameters["bias"] for c in cells}) == [0.0, 2.0]
+    assert cfg.conditions == ["bias"]
+    assert CompareConfig.create(preset="smoke").conditions == []
+    assert all("bias" not in c.parameters for c in
+               CompareConfig.create(preset="smoke").cells())

@@ -69,13 +69,15 @@ def test_blip2_features_through_the_real_loading_path(tiny_blip2,
                                                       smoke_splits):
     import fairnb as fnb
     from fairnb.features import blip2_features, load_blip2
-    model, processor = load_blip2(tiny_blip2)
+    backbone = load_blip2(tiny_blip2)
+    model, processor = backbone.model, backbone.processor
+    assert type(model).__name__ == "Blip2Model"
+    assert not backbone.text_conditioned
     ds = fnb.open_dataset(preset="smoke", summaries="none")
     _, data = smoke_splits
-    img = blip2_features(model, processor, ds, "test", kind="image",
-                         device="cpu")
-    both = blip2_features(model, processor, ds, "test",
-                          kind="multimodal", device="cpu")
+    img = blip2_features(backbone, ds, "test", kind="image", device="cpu")
+    both = blip2_features(backbone, ds, "test", kind="multimodal",
+                          device="cpu")
     assert img.ids.tolist() == list(data["test"].ids)  # the same order
     assert img.y_true.tolist() == data["test"].labels.tolist()
     assert img.X.shape == (len(data["test"]), 32)
@@ -100,10 +102,68 @@ def test_blip2_features_through_the_real_loading_path(tiny_blip2,
     assert np.isfinite(both.X).all() and img.X.std(axis=0).min() > 0
 
 
-def test_a_folder_that_is_not_blip2_says_what_it_needs(tmp_path):
+def test_blip2_retrieval_features_read_image_and_note(tiny_blip2_itm):
+    """A retrieval checkpoint's multimodal features are the Q-Former's
+    query outputs with the note in its input (LAVIS' multimodal
+    embeddings): checked against the Q-Former called here by hand, and
+    they change with the text while the image part does not."""
+    import torch
+    from PIL import Image
+
+    import fairnb as fnb
+    from fairnb.data.torch import default_texts
+    from fairnb.features import blip2_features, load_blip2
+    backbone = load_blip2(tiny_blip2_itm)
+    assert backbone.text_conditioned
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    both = blip2_features(backbone, ds, "val", kind="multimodal",
+                          device="cpu", batch_size=16)
+    assert both.meta["text_conditioned"] and both.X.shape[1] == 64
+    model, tok = backbone.model, backbone.tokenizer
+    meta = ds.metadata("val")
+    ids, texts = meta["id"].tolist()[:3], default_texts(meta)[:3]
+    px = backbone.processor(images=[Image.fromarray(ds.load_image(i))
+                                    .convert("RGB") for i in ids],
+                            return_tensors="pt")["pixel_values"]
+    enc = tok(texts, padding=True, truncation=True, max_length=64,
+              return_tensors="pt")
+    with torch.no_grad():  # by hand: queries and text in one Q-Former pass
+        image = model.vision_model(pixel_values=px).last_hidden_state
+        queries = model.query_tokens.expand(3, -1, -1)
+        mask = torch.cat([torch.ones(3, queries.shape[1], dtype=torch.long),
+                          enc["attention_mask"]], dim=1)
+        hidden = model.qformer(
+            query_embeds=model.embeddings(input_ids=enc["input_ids"],
+                                          query_embeds=queries),
+            query_length=queries.shape[1], attention_mask=mask,
+            encoder_hidden_states=image).last_hidden_state
+    np.testing.assert_allclose(both.X[:3, 32:],
+                               hidden[:, :4].mean(1).numpy(), rtol=1e-4,
+                               atol=1e-5)
+    # other texts, the same images: only the Q-Former part moves
+    short = fnb.open_dataset(preset="smoke", summaries="none")
+    other = blip2_features(backbone, short, "val", kind="multimodal",
+                           device="cpu", max_chars=20)
+    np.testing.assert_allclose(other.X[:, :32], both.X[:, :32], rtol=1e-5,
+                               atol=1e-6)
+    assert np.abs(other.X[:, 32:] - both.X[:, 32:]).max() > 1e-3
+
+
+def test_a_folder_that_is_not_blip2_says_what_it_needs(tmp_path,
+                                                       tiny_blip2_itm):
+    import shutil
+
     from fairnb.features import load_blip2
     with pytest.raises(FileNotFoundError, match="save_pretrained"):
         load_blip2(tmp_path)
+    bare = tmp_path / "itm"  # a retrieval model without its tokenizer
+    bare.mkdir()
+    for f in tiny_blip2_itm.iterdir():
+        if "token" not in f.name and f.name != "vocab.txt" and \
+                "special" not in f.name:
+            shutil.copy(f, bare / f.name)
+    with pytest.raises(FileNotFoundError, match="no tokenizer"):
+        load_blip2(bare)
 
 
 def test_the_mae_probe_steps_with_lars_trust_ratio(monkeypatch):

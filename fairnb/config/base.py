@@ -186,3 +186,17 @@ def check_range(name: str, value, *, low=None, high=None) -> None:
             f"{high if high is not None else 'inf'}].")
 
 
+
+
+def check_bias(bias: float, data_dir: str) -> None:
+    """The planted-disparity strength of the synthetic stand-in
+    (``bias``, :meth:`fairnb.Bias.scaled`) lies in its range and is not
+    combined with a dataset folder."""
+    from ..data.synthetic import MAX_BIAS_LEVEL
+    check_range("bias", bias, low=0, high=MAX_BIAS_LEVEL)
+    if data_dir and float(bias) != 1.0:
+        raise ConfigError(
+            f"Parameter 'bias' = {bias!r} sets the planted disparity of the "
+            f"synthetic stand-in, but data_dir = {data_dir!r} reads a "
+            "dataset folder; leave data_dir empty to vary the planted gap, "
+            "or keep bias at 1.")

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 
 from ..attributes import check_choice, parse_attributes
 from ..choices import EXECUTORS, SELECTION_RULES  # noqa: E402
-from .base import ConfigError, NotebookConfig, check_range
+from .base import ConfigError, NotebookConfig, check_bias, check_range
 
 
 def parse_axes(value: str) -> dict[str, list]:
@@ -71,6 +71,7 @@ class CompareConfig(NotebookConfig):
     grid_options: str = ""
     selection: str = "auc"
     data_dir: str = ""
+    bias_levels: str = ""
     n_boot: int = 2000
     workers: int = 1
     executor: str = "local"
@@ -109,6 +110,21 @@ class CompareConfig(NotebookConfig):
         from ..methods import method_parameters
         from .training import FairCLIPConfig
         axes = parse_axes(self.grid_options)
+        if "bias" in axes:
+            raise ConfigError(
+                "grid_options varies 'bias', the planted disparity of the "
+                "data: that is a data condition, not a setting to select; "
+                "use bias_levels, e.g. -p bias_levels 0,1,2.")
+        levels = self.bias_level_list
+        for level in levels:
+            try:
+                check_bias(level, self.data_dir)
+            except ConfigError as exc:
+                raise ConfigError(f"Bad value in 'bias_levels': {exc}"
+                                  ) from None
+        if len(set(levels)) < len(levels):
+            raise ConfigError(f"Parameter 'bias_levels' = "
+                              f"{self.bias_levels!r} repeats a level.")
         for name, value in (("epochs", self.epochs),
                             ("data_dir", self.data_dir)):
             if name in axes and value:
@@ -125,6 +141,27 @@ class CompareConfig(NotebookConfig):
                     "a method, e.g. fair_weight:1|10|100.")
 
     @property
+    def bias_level_list(self) -> list[float]:
+        """The planted-disparity levels of the grid (empty: the data's
+        own, no ``bias`` axis)."""
+        if not str(self.bias_levels).strip():
+            return []
+        try:
+            return [float(v) for v in parse_list("bias_levels",
+                                                 self.bias_levels)]
+        except ValueError:
+            raise ConfigError(
+                f"Parameter 'bias_levels' = {self.bias_levels!r}: write "
+                "numbers from 0 (no planted gap) to 2.5, e.g. 0,1,2."
+            ) from None
+
+    @property
+    def conditions(self) -> list[str]:
+        """The 03 parameters that change the data (tables are computed
+        per value): ``bias`` with ``bias_levels``."""
+        return ["bias"] if self.bias_level_list else []
+
+    @property
     def method_list(self) -> list[str]:
         return parse_list("methods", self.methods)
 
@@ -138,9 +175,9 @@ class CompareConfig(NotebookConfig):
 
     def cells(self):
         """The grid of 03 runs (:func:`fairnb.sweep.grid`): every method,
-        seed and attribute, with this preset (and ``epochs``, ``data_dir``
-        when set); finished runs keep no checkpoints (06 reads their
-        predictions only)."""
+        seed, attribute and planted-disparity level, with this preset (and
+        ``epochs``, ``data_dir`` when set); finished runs keep no
+        checkpoints (06 reads their predictions only)."""
         from ..methods import method_parameters
         from ..sweep import grid
         fixed = {"preset": self.preset, "keep": "none"}
@@ -148,6 +185,8 @@ class CompareConfig(NotebookConfig):
             fixed["epochs"] = self.epochs
         if self.data_dir:
             fixed["data_dir"] = self.data_dir
+        if self.bias_level_list:
+            fixed["bias"] = self.bias_level_list
         axes = parse_axes(self.grid_options)
         cells = []
         for m in self.method_list:  # an axis only where the method has it

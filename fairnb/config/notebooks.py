@@ -7,7 +7,13 @@ from typing import Any, ClassVar
 from ..attributes import ATTRIBUTES, parse_attributes
 from ..data.fairvlmed import SPLITS as SPLIT_NAMES
 from ..summarize import DEID_ENGINES, SUMMARIZERS
-from .base import ConfigError, NotebookConfig, check_choice_cfg, check_range
+from .base import (
+    ConfigError,
+    NotebookConfig,
+    check_bias,
+    check_choice_cfg,
+    check_range,
+)
 
 
 @dataclass
@@ -19,12 +25,14 @@ class ExploreConfig(NotebookConfig):
         "split": ("all", "train", "val", "test")}
 
     data_dir: str = ""
+    bias: float = 1.0
     split: str = "all"
     attributes: Any = "all"
     preset: str = "demo"
     n_examples: int = 3
 
     def check(self) -> None:
+        check_bias(self.bias, self.data_dir)
         try:
             self.attributes = parse_attributes(self.attributes)
         except ValueError as exc:

@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 from ..attributes import ATTRIBUTES
 from ..choices import DEVICES
-from .base import ConfigError, NotebookConfig, check_range
+from .base import ConfigError, NotebookConfig, check_bias, check_range
 
 FAMILIES = ("clip", "blip2")
 FEATURES = ("image", "multimodal")
@@ -32,6 +32,7 @@ class ProbeConfig(NotebookConfig):
     probe: str = "logistic"
     attribute: str = "race"
     data_dir: str = ""
+    bias: float = 1.0
     summaries: str = ""
     n_boot: int = 1000
     seed: int = 0
@@ -41,6 +42,7 @@ class ProbeConfig(NotebookConfig):
     def check(self) -> None:
         check_range("n_boot", self.n_boot, low=50)
         check_range("seed", self.seed, low=0, high=2**32 - 1)
+        check_bias(self.bias, self.data_dir)
         from ..paths import is_file_value, resolve
         if self.backbone_family == "blip2":
             if not self.pretrained:

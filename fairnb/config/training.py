@@ -23,7 +23,13 @@ from ..choices import (
     TRAINABLE,
 )
 from ..protocols import PROTOCOLS
-from .base import ConfigError, NotebookConfig, check_choice_cfg, check_range
+from .base import (
+    ConfigError,
+    NotebookConfig,
+    check_bias,
+    check_choice_cfg,
+    check_range,
+)
 
 
 def parse_weights(value) -> dict[str, float]:
@@ -127,6 +133,7 @@ class FairCLIPConfig(NotebookConfig):
     pretrained: str = ""
     trainable: str = "all"
     data_dir: str = ""
+    bias: float = 1.0
     summaries: str = ""
     protocol: str = "fairnb"
     epochs: int = 6
@@ -170,6 +177,7 @@ class FairCLIPConfig(NotebookConfig):
         check_range("grad_clip", self.grad_clip, low=0)
         check_range("min_per_group", self.min_per_group, low=0)
         check_range("seed", self.seed, low=0, high=2**32 - 1)
+        check_bias(self.bias, self.data_dir)
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             # one rule for every path parameter: the repository root

@@ -23,14 +23,20 @@ __all__ = ["Bias", "DatasetError", "FIELDS", "FairVLMed", "PRESET_SIZES",
 
 
 def locate_dataset(data_dir: str = "", *, preset: str = "demo",
-                   seed: int = 0) -> Path:
+                   seed: int = 0, bias: float = 1.0) -> Path:
     """The dataset folder a notebook works on: ``data_dir`` (relative paths
     resolve against the repository root), or, when empty, the synthetic
-    stand-in of the preset's size, generated on first use into
+    stand-in of the preset's size with the planted disparity at strength
+    ``bias`` (:meth:`Bias.scaled`), generated on first use into
     ``FAIRNB_DATA_DIR``."""
     from ..paths import resolve
-    return ensure_synthetic(preset, seed=seed) if not data_dir else \
-        resolve(data_dir)
+    if data_dir and float(bias) != 1.0:
+        raise ValueError(
+            f"bias={bias!r} sets the planted disparity of the synthetic "
+            f"stand-in, but data_dir={data_dir!r} reads a dataset folder; "
+            "leave data_dir empty to vary the planted gap, or bias at 1.")
+    return ensure_synthetic(preset, seed=seed, bias=bias) if not data_dir \
+        else resolve(data_dir)
 
 
 __all__ += ["locate_dataset"]

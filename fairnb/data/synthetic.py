@@ -44,6 +44,8 @@ from ._folders import (
 from ._images import BASE_NOISE, render_image, total_deviation
 
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 2000, "paper": 10000}
+#: Largest :meth:`Bias.scaled` level (the disc contrast reaches 0).
+MAX_BIAS_LEVEL = 2.5
 _SPLITS = (("Training", "training", 0.7), ("Validation", "validation", 0.1),
           ("Test", "test", 0.2))
 VERSION = 5
@@ -115,6 +117,33 @@ class Bias:
         """No planted disparity: the group gets the base rates."""
         return cls(attribute, group, 1.0, 1.0, BASE_NOISE,
                    BASE_UNINFORMATIVE, BASE_LABEL_NOISE)
+
+    @classmethod
+    def scaled(cls, level: float, attribute: str = "race",
+               group: str = "Black") -> Bias:
+        """The default disparity at strength ``level``: every knob moved
+        ``level`` times as far from the base rates as the default moves it
+        (0 = :meth:`none`, 1 = the default, 2 = twice as far), so a grid
+        over levels plants gaps of known, ordered size. ``level`` lies in
+        [0, :data:`MAX_BIAS_LEVEL`] (at the top, disc contrast reaches 0).
+
+        Examples
+        --------
+        >>> Bias.scaled(0) == Bias.none() and Bias.scaled(1) == Bias()
+        True
+        >>> round(Bias.scaled(2).uninformative_notes, 2)
+        0.85
+        """
+        if not 0 <= level <= MAX_BIAS_LEVEL:
+            raise ValueError(f"Bias level must lie in [0, {MAX_BIAS_LEVEL}]"
+                             f" (0 none, 1 the default, 2 twice as strong); "
+                             f"got {level!r}.")
+        base, full = cls.none(attribute, group), cls(attribute, group)
+        knobs = {k: round(getattr(base, k) + level * (getattr(full, k)
+                                                      - getattr(base, k)), 6)
+                 for k in ("contrast", "darkening", "noise",
+                           "uninformative_notes", "label_noise")}
+        return cls(attribute, group, **knobs)
 
     @property
     def code(self) -> int:
@@ -215,13 +244,17 @@ def make_synthetic(root: str | os.PathLike, *, n: int = 2000, seed: int = 0,
     return root
 
 
-def ensure_synthetic(preset: str = "demo", *, seed: int = 0) -> Path:
+def ensure_synthetic(preset: str = "demo", *, seed: int = 0,
+                     bias: float = 1.0) -> Path:
     """Path of the cached synthetic dataset of ``preset``, made on first use.
 
     The dataset lives in ``fairnb.paths.data_dir() /
     "synthetic-<preset>-seed<seed>"`` (``FAIRNB_DATA_DIR`` moves it) with
-    the default :class:`Bias`. A finished dataset with the same generator
-    version and parameters is reused; otherwise it is (re)generated.
+    the default :class:`Bias`; another ``bias`` level
+    (:meth:`Bias.scaled`: 0 none, 1 the default, 2 twice as strong) lives
+    in ``...-bias<level>``, with the same samples but for the knobs. A
+    finished dataset with the same generator version and parameters is
+    reused; otherwise it is (re)generated.
 
     Examples
     --------
@@ -234,11 +267,13 @@ paper. Did you mean 'smoke'?
     Used in: 01_explore_data, 02_summarize_notes, 03_fairclip.
     """
     check_choice("preset", preset, list(PRESET_SIZES))
-    root = data_dir() / f"synthetic-{preset}-seed{seed}"
-    params = _params(PRESET_SIZES[preset], seed, Bias())
+    planted = Bias.scaled(bias)
+    suffix = "" if float(bias) == 1.0 else f"-bias{float(bias):g}"
+    root = data_dir() / f"synthetic-{preset}-seed{seed}{suffix}"
+    params = _params(PRESET_SIZES[preset], seed, planted)
     if not _is_complete(root, params):
         make_synthetic(root, n=PRESET_SIZES[preset], seed=seed,
-                       overwrite=True)
+                       bias=planted, overwrite=True)
     return root
 
 

@@ -215,6 +215,17 @@ class SplitData:
         return self.attributes[:, column].numpy().copy()
 
 
+def default_texts(meta, *, max_chars: int | None = 180) -> list[str]:
+    """The text of each row of ``ds.metadata(split)``: the summary where
+    there is one, else the note, cut to ``max_chars`` by
+    :func:`fairnb.notes.truncate_note` (None: whole)."""
+    texts = [s if isinstance(s, str) and s else n
+             for s, n in zip(meta["summary"], meta["note"])]
+    if max_chars is not None:
+        texts = [truncate_note(t, max_chars=max_chars) for t in texts]
+    return texts
+
+
 def load_split(ds, split: str, *, image_size: int, tokenizer,
                texts: list[str] | None = None, max_chars: int | None = 180,
                cache_dir=None, workers: int | None = None) -> SplitData:
@@ -238,10 +249,7 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
     """
     meta = ds.metadata(split)
     if texts is None:
-        texts = [s if isinstance(s, str) and s else n
-                 for s, n in zip(meta["summary"], meta["note"])]
-        if max_chars is not None:
-            texts = [truncate_note(t, max_chars=max_chars) for t in texts]
+        texts = default_texts(meta, max_chars=max_chars)
     elif len(texts) != len(meta):
         raise ValueError(f"texts has {len(texts)} entries; the {split} "
                          f"split has {len(meta)} samples. Pass one each.")

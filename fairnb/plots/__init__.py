@@ -13,7 +13,12 @@ titles with units. ``fnb.plots.<name>`` reaches every builder:
   check, mean ranks (06_compare_methods).
 """
 from ._style import OKABE_ITO, TEMPLATE, UNKNOWN_COLOR, group_colors
-from .comparison import differences_figure, mechanism_figure, ranks_figure
+from .comparison import (
+    differences_figure,
+    gap_figure,
+    mechanism_figure,
+    ranks_figure,
+)
 from .data import (
     age_figure,
     crosstab_figure,
@@ -55,6 +60,7 @@ __all__ = [
     "crosstab_figure",
     "example_titles",
     "differences_figure",
+    "gap_figure",
     "mechanism_figure",
     "ranks_figure",
     "retention_figure",

@@ -18,6 +18,8 @@ def differences_figure(diffs: pd.DataFrame, attribute: str) -> go.Figure:
     dotted line is no difference."""
     t = diffs[diffs["attribute"] == attribute].reset_index(drop=True)
     label = t["method"].astype(str) + " · " + t["metric"].astype(str)
+    if "condition" in t and (t["condition"] != "").any():
+        label = t["condition"].astype(str) + " · " + label
     fig = go.Figure()
     for i, (source, (symbol, name)) in enumerate(SOURCES.items()):
         low, high = t[f"{source}_low"], t[f"{source}_high"]
@@ -48,10 +50,13 @@ def mechanism_figure(mech: pd.DataFrame, attribute: str) -> go.Figure:
     (:func:`fairnb.comparison.mechanism`)."""
     t = mech[mech["attribute"] == attribute]
     fig = go.Figure()
+    where = (t["condition"].astype(str) + ", " if "condition" in t
+             else "")
+    t = t.assign(label=where + "seed " + t["seed"].astype(str))
     for i, (method, part) in enumerate(t.groupby("method", sort=False)):
         fig.add_scatter(x=part["w1_change"], y=part["es_auc_change"],
                         mode="markers", name=str(method),
-                        text=[f"seed {s}" for s in part["seed"]],
+                        text=part["label"].str.lstrip(", "),
                         marker=dict(size=11,
                                     color=OKABE_ITO[i % len(OKABE_ITO)]),
                         hovertemplate="%{text}: W1 %{x:+.4f}, ES-AUC "
@@ -85,3 +90,40 @@ def ranks_figure(ranks) -> go.Figure:
     return _layout(fig, f"Friedman p = {ranks.p_value:.3g}; ranks of "
                         f"{ranks.metric}", showlegend=False,
                    height=max(300, 60 * len(items) + 160))
+
+
+def gap_figure(frame: pd.DataFrame, gaps: pd.DataFrame,
+               attribute: str) -> go.Figure:
+    """The planted gap against what each method leaves of it: per
+    condition (x, e.g. ``bias=0`` to ``bias=2``), the AUC gap of each
+    method's runs (mean over seeds, bars: one standard deviation; dots:
+    single seeds), with the verdict of
+    :func:`fairnb.comparison.gap_response` in the hover."""
+    from ..comparison import gap_metrics
+    key = gap_metrics(attribute)[0][1]
+    t = frame[frame["attribute"] == attribute]
+    order = list(dict.fromkeys(t["condition"]))
+    verdicts = {(r.condition, r.method): f"{r.verdict}, "
+                f"{r.diff:+.3f} [{r.both_low:+.3f}, {r.both_high:+.3f}]"
+                for r in gaps[gaps["attribute"] == attribute].itertuples()}
+    fig = go.Figure()
+    for i, (method, part) in enumerate(t.groupby("method", sort=False)):
+        colour = OKABE_ITO[i % len(OKABE_ITO)]
+        stats = part.groupby("condition", sort=False)[key].agg(
+            ["mean", "std"]).reindex(order)
+        fig.add_scatter(
+            x=order, y=stats["mean"], mode="lines+markers", name=str(method),
+            marker=dict(size=10, color=colour), line=dict(color=colour),
+            error_y=dict(type="data", array=stats["std"].fillna(0)),
+            customdata=[verdicts.get((c, method), "baseline")
+                        for c in order],
+            hovertemplate="%{x}: %{y:.3f} (%{customdata})")
+        fig.add_scatter(x=part["condition"], y=part[key], mode="markers",
+                        marker=dict(size=5, color=colour, opacity=0.45),
+                        showlegend=False, hoverinfo="skip")
+    fig.update_xaxes(title_text="planted disparity of the data",
+                     categoryorder="array", categoryarray=order)
+    fig.update_yaxes(title_text=f"AUC gap of {attribute}: (max - min group "
+                                "AUC) / AUC, lower is fairer")
+    return _layout(fig, f"Planted gap and what each method leaves: "
+                        f"{attribute}")

@@ -308,3 +308,50 @@ def test_describe_bias():
     text = syn.describe_bias(Bias(attribute="gender", group="Male"))
     assert "gender = Male" in text and "x0.6" in text and "45%" in text
     assert syn.describe_bias(Bias.none()).startswith("No planted disparity")
+
+
+def test_bias_levels_scale_every_knob_from_the_base_rates():
+    none, full = Bias.none(), Bias()
+    assert Bias.scaled(0) == none and Bias.scaled(1) == full
+    knobs = ("contrast", "darkening", "noise", "uninformative_notes",
+             "label_noise")
+    for k in knobs:  # by hand: base + level * (default - base)
+        for level in (0.5, 2.0):
+            assert getattr(Bias.scaled(level), k) == pytest.approx(
+                getattr(none, k) + level * (getattr(full, k)
+                                            - getattr(none, k)))
+    assert Bias.scaled(2).uninformative_notes == pytest.approx(0.85)
+    with pytest.raises(ValueError, match=r"lie in \[0, 2.5\]"):
+        Bias.scaled(3)
+    # the note rates follow the level in the drawn table
+    t = syn._draw_table(20000, 1, Bias.scaled(2))
+    group = t.bias_group
+    assert abs((~t.note_informative)[group].mean() - 0.85) < 0.03
+    assert abs((~t.note_informative)[~group].mean()
+               - syn.BASE_UNINFORMATIVE) < 0.01
+
+
+def test_ensure_synthetic_keeps_one_folder_per_bias_level(tmp_path,
+                                                          monkeypatch):
+    monkeypatch.setenv("FAIRNB_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(syn.PRESET_SIZES, "smoke", 40)
+    default = ensure_synthetic("smoke")
+    strong = ensure_synthetic("smoke", bias=2)
+    none = ensure_synthetic("smoke", bias=0.0)
+    assert (default.name, strong.name, none.name) == (
+        "synthetic-smoke-seed0", "synthetic-smoke-seed0-bias2",
+        "synthetic-smoke-seed0-bias0")
+    recorded = json.loads((strong / "synthetic.json").read_text())["bias"]
+    assert recorded["uninformative_notes"] == pytest.approx(0.85)
+    assert ensure_synthetic("smoke", bias=2.0) == strong  # reused
+    # same patients and labels; only the bias group's images differ
+    truth = pd.read_csv(strong / "synthetic_truth.csv")
+    for path, in_group in zip(_files(strong), truth.bias_group):
+        with np.load(path) as x, np.load(none / path.relative_to(
+                strong)) as y:
+            assert int(x["glaucoma"]) == int(y["glaucoma"])
+            same = np.array_equal(x["slo_fundus"], y["slo_fundus"])
+            assert same != in_group, path.name
+    from fairnb.data import locate_dataset
+    with pytest.raises(ValueError, match="leave data_dir empty"):
+        locate_dataset(str(default), bias=2)

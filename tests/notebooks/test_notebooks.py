@@ -176,6 +176,12 @@ def test_02_summarizes_and_03_picks_the_summaries_up(tmp_path):
     assert find_summaries("", info["dataset_root"]) == str(csv)
     nb = execute("03_fairclip", tmp_path, method="clip", epochs=1)
     assert f"summaries: {csv}" in nb.read_text()
+    # the run records the texts it read, and a probe of it reads them too
+    from fairnb.sources import open_run_dataset
+    run03, _ = latest_metrics("03_fairclip")
+    record = json.loads((run03 / "data.json").read_text())
+    assert record == {"root": info["dataset_root"], "summaries": str(csv)}
+    assert str(open_run_dataset(run03).summary_source) == str(csv)
 
 
 def test_02_resumes_into_the_dataset_folder(tmp_path):
@@ -568,28 +574,47 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
     for run in clip_runs:  # the baseline's two seeds exist already
         shutil.copytree(run, runs / "03_fairclip" / run.name)
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
-    params = dict(methods="clip,fairclip", seeds="0,1", epochs=1)
+    # two levels of the planted disparity: the default (1, where the
+    # baseline's runs exist) and twice as strong
+    params = dict(methods="clip,fairclip", seeds="0,1", epochs=1,
+                  bias_levels="1,2")
     text = execute("06_compare_methods", tmp_path, **params).read_text()
-    assert "SweepResult(4 runs, 2 already complete, 0 failed" in text
+    assert "SweepResult(8 runs, 2 already complete, 0 failed" in text
     assert "With 2 seeds no signed-rank test can reject" in text
     [run] = (runs / "06_compare_methods").iterdir()
     diffs = pd.read_csv(run / "comparison.csv")
     assert set(diffs["method"]) == {"fairclip"}
+    assert set(diffs["condition"]) == {"bias=1", "bias=2"}
     assert {"seeds_low", "samples_low", "both_low", "holm_p",
             "verdict"} <= set(diffs.columns)
     assert (diffs["holm_p"] >= diffs["both_p"] - 1e-12).all()
     table = pd.read_csv(run / "table.csv")
     assert set(table["n_seeds"]) == {2}
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["n_runs"] == 4 and "diff_fairclip_race_es_auc" in metrics
+    assert metrics["n_runs"] == 8
+    assert "diff_fairclip_race_bias_2_es_auc" in metrics
     assert (run / "figures/report.html").is_file()
-    assert (run / "commands.sh").read_text().count("papermill") == 4
+    assert (run / "commands.sh").read_text().count("papermill") == 8
     chosen = pd.read_csv(run / "selection.csv")  # one setting each here
-    assert chosen["n_candidates"].tolist() == [1, 1]
+    assert chosen["n_candidates"].tolist() == [1, 1, 1, 1]
+    # the gap table: the baseline's AUC gap per level, as its runs say
+    gaps = pd.read_csv(run / "gap_response.csv").set_index("condition")
+    frame = pd.DataFrame([{**json.loads((p / "params.json").read_text()),
+                           **json.loads((p / "metrics.json").read_text())}
+                          for p in (runs / "03_fairclip").iterdir()])
+    for level in (1.0, 2.0):
+        clip = frame[(frame["method"] == "clip") & (frame["bias"] == level)]
+        assert gaps.loc[f"bias={level:g}", "baseline"] == pytest.approx(
+            clip["auc_max_disparity_race"].mean())
+    # each level trained on its own data: the 03 runs recorded it
+    roots = {json.loads((p / "data.json").read_text())["root"].rsplit(
+        "-", 1)[-1] for p in (runs / "03_fairclip").iterdir()
+        if (p / "data.json").is_file()}
+    assert roots == {"seed0", "bias2"}
     # re-run after an interruption: nothing is trained again
     again = execute("06_compare_methods", tmp_path, **params).read_text()
-    assert "SweepResult(4 runs, 4 already complete, 0 failed" in again
-    assert len(list((runs / "03_fairclip").iterdir())) == 4
+    assert "SweepResult(8 runs, 8 already complete, 0 failed" in again
+    assert len(list((runs / "03_fairclip").iterdir())) == 8
 
 
 @pytest.mark.parametrize("parameters, words", [
