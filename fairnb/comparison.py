@@ -279,9 +279,9 @@ def ranks(frame: pd.DataFrame, *, metric: str = "AUC",
     r"""Friedman's test of ``metric`` (a Table 3 label; higher is better
     for AUC and ES-AUC, lower for DPD and DEOdds) over blocks = (seed,
     condition, attribute) that every method has; mean ranks and the
-    Nemenyi critical difference :math:`q_\alpha \sqrt{k(k+1)/(6N)}`, with :math:`q_\alpha`
-    the studentized range quantile over :math:`\sqrt 2` (Demšar, JMLR
-    2006). Needs three or more methods.
+    Nemenyi critical difference :math:`q_\alpha \sqrt{k(k+1)/(6N)}`, with
+    :math:`q_\alpha` the studentized range quantile over :math:`\sqrt 2`
+    (Demšar, JMLR 2006). Needs three or more methods.
     """
     from scipy import stats
 
