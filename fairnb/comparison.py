@@ -240,6 +240,54 @@ def gap_response(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
     return out
 
 
+def posthoc_rows(frame: pd.DataFrame, *, constraints, threshold: float = 0.5,
+                 level: float = 0.95) -> pd.DataFrame:
+    """Post-hoc group thresholds as baseline rows (:mod:`fairnb.posthoc`):
+    every run of ``frame`` gets thresholds fitted on its own Validation
+    predictions for each constraint; per condition, attribute, method,
+    constraint and decision metric (DPD, DEOdds, accuracy on Test), the
+    mean over seeds ``before`` (one threshold) and ``after``, and the
+    per-seed difference after - before with its t interval (``seeds_*``)
+    and direction. Runs without ``predictions_val.npz``, or whose
+    Validation has no group with both classes, are left out."""
+    from .posthoc import parse_constraints, run_thresholds
+    rows = []
+    labels = {"dpd": "DPD", "deodds": "DEOdds", "acc": "Acc"}
+    for (condition, attribute), part in blocks(frame):
+        for method, runs in part.groupby("method", sort=False):
+            for constraint in parse_constraints(constraints):
+                found = []
+                for run in runs["run"]:
+                    try:
+                        out = run_thresholds(run, _predictions(run),
+                                             attribute=attribute,
+                                             constraints=[constraint],
+                                             threshold=threshold)
+                    except ValueError:  # no group fittable on Validation
+                        continue
+                    if out:
+                        found.append(out[constraint].summary())
+                if not found:
+                    continue
+                for key, label in labels.items():
+                    before = np.array([f[f"{key}_before"] for f in found])
+                    after = np.array([f[f"{key}_after"] for f in found])
+                    d = seed_difference(before, after, metric=key,
+                                        level=level)
+                    rows.append({
+                        "condition": condition, "attribute": attribute,
+                        "method": method, "constraint": constraint,
+                        "metric": label, "before": before.mean(),
+                        "after": after.mean(), "diff": d.diff,
+                        "n_seeds": len(found), "seeds_low": d.low,
+                        "seeds_high": d.high, "seeds_p": d.p_value,
+                        "direction": d.verdict})
+    return pd.DataFrame(rows, columns=[
+        "condition", "attribute", "method", "constraint", "metric", "before",
+        "after", "diff", "n_seeds", "seeds_low", "seeds_high", "seeds_p",
+        "direction"])
+
+
 def too_few_seeds(n_seeds: int, *, level: float = 0.95) -> str | None:
     """A sentence when ``n_seeds`` cannot support a seed-level test: the
     exact signed-rank floor reaches 1 - ``level`` only from six seeds.
@@ -372,6 +420,7 @@ from .selection import SELECTION_RULES, select, validation_scores  # noqa
 
 __all__ = ["DIFFERENCE_COLUMNS", "Ranks", "SELECTION_RULES", "blocks",
            "collect", "differences", "flat_metrics", "gap_metrics",
-           "gap_response", "mechanism", "ranks", "seed_table", "select",
+           "gap_response", "mechanism", "posthoc_rows", "ranks",
+           "seed_table", "select",
            "table_metrics", "too_few_seeds", "validation_scores",
            "wide_table"]

@@ -87,10 +87,26 @@ class TrainSettings:
 
 def train_sampler(method: Method, settings: TrainSettings,
                   groups_of: Callable[[str], np.ndarray], *, n: int):
-    """The batch sampler training uses: the groups ``method.balance()``
-    asks for (none with ``sampler="plain"``); ``groups_of(attribute)``
-    gives the Training codes. Raises ValueError when the batch cannot hold
-    them, so a notebook can check before it trains."""
+    """The batch sampler training uses: with ``sampler="balanced"`` (or
+    ``"auto"`` and a method whose :meth:`~Method.resample` names an
+    attribute) group-balanced batches of that attribute, equal places
+    per group; else the groups ``method.balance()`` asks for in every
+    batch (none with ``sampler="plain"``). ``groups_of(attribute)`` gives
+    the Training codes. Raises ValueError when the batches cannot hold
+    what the method needs, so a notebook can check before it trains."""
+    from .data.sampler import BalancedBatchSampler
+    resampled = settings.attribute if settings.sampler == "balanced" else (
+        method.resample() if settings.sampler == "auto" else None)
+    if resampled:
+        other = [a for a in method.balance() if a != resampled]
+        if other:
+            raise ValueError(
+                f"Balanced batches of {resampled} cannot also hold every "
+                f"group of {', '.join(other)}, which the method needs in "
+                "each batch; use sampler='auto'.")
+        return BalancedBatchSampler(groups_of(resampled),
+                                    batch_size=settings.batch_size,
+                                    seed=settings.seed)
     balance = () if settings.sampler == "plain" else method.balance()
     return make_sampler({a: groups_of(a) for a in balance}, n=n,
                         batch_size=settings.batch_size, seed=settings.seed,
@@ -324,6 +340,7 @@ def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
         test = _score(engine.method, test_data, settings, engine.device)
         row.update(test_auc=test["auc"], test_es_auc=test["es_auc"])
         score = test["auc"]
+    row.update(engine.method.epoch_logs())  # counts, weights of the method
     row["seconds"] = engine.epoch_seconds
     history.epochs.append(row)
     improved = history.best_epoch is None or (

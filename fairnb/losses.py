@@ -152,3 +152,18 @@ def distribution_distance(x: torch.Tensor, y: torch.Tensor, *,
         return wasserstein1_distance(x, y)
     raise ValueError(f"Unknown distance {distance!r}. Valid choices: "
                      f"{', '.join(DISTANCES)}.")
+
+
+def clip_loss_per_sample(image_features: torch.Tensor,
+                         text_features: torch.Tensor,
+                         logit_scale: torch.Tensor | float) -> torch.Tensor:
+    r"""CLIP's symmetric InfoNCE loss of each pair, shape (B,):
+    :math:`\ell_i = \tfrac12[\mathrm{CE}_i(sIT^\top) +
+    \mathrm{CE}_i(sTI^\top)]`, the image-to-text loss of row ``i`` and the
+    text-to-image loss of column ``i``; their mean is :func:`clip_loss`.
+    The per-pair losses DBPM keeps in memory and GroupDRO averages per
+    group."""
+    logits = logit_scale * image_features @ text_features.T
+    labels = torch.arange(len(logits), device=logits.device)
+    return 0.5 * (F.cross_entropy(logits, labels, reduction="none")
+                  + F.cross_entropy(logits.T, labels, reduction="none"))

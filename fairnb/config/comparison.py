@@ -72,6 +72,7 @@ class CompareConfig(NotebookConfig):
     selection: str = "auc"
     data_dir: str = ""
     bias_levels: str = ""
+    posthoc: str = "demographic_parity,equalized_odds,equal_opportunity"
     n_boot: int = 2000
     workers: int = 1
     executor: str = "local"
@@ -102,6 +103,11 @@ class CompareConfig(NotebookConfig):
             parse_attributes(self.attributes)
         except ValueError as exc:
             raise ConfigError(f"Bad value for 'attributes': {exc}") from None
+        from ..posthoc import parse_constraints
+        try:
+            parse_constraints(self.posthoc)
+        except ValueError as exc:
+            raise ConfigError(f"Bad value in 'posthoc': {exc}") from None
         check_range("epochs", self.epochs, low=0)
         check_range("n_boot", self.n_boot, low=100)
         check_range("workers", self.workers, low=1, high=64)

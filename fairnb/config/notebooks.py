@@ -117,12 +117,18 @@ class DashboardConfig(NotebookConfig):
     threshold: float = 0.5
     n_boot: int = 1000
     include_unknown: bool = False
+    posthoc: str = "demographic_parity,equalized_odds,equal_opportunity"
     interactive: str = "auto"
     preset: str = "demo"
 
     def check(self) -> None:
         check_range("threshold", self.threshold, low=0, high=1)
         check_range("n_boot", self.n_boot, low=50)
+        from ..posthoc import parse_constraints
+        try:
+            parse_constraints(self.posthoc)
+        except ValueError as exc:
+            raise ConfigError(f"Bad value in 'posthoc': {exc}") from None
 
 
 #: notebook name -> its config class (the notebook tests use this)

@@ -308,3 +308,77 @@ def make_sampler(groups: Mapping[str, np.ndarray] | None, *, n: int,
                                  min_per_group=min_per_group)
     return MultiGroupBatchSampler(groups, batch_size=batch_size, seed=seed,
                                   min_per_group=min_per_group)
+
+
+class BalancedBatchSampler(_Batches):
+    """Group-balanced batches (group resampling): every batch gives each
+    known group of an attribute the same number of places, so a small
+    group is over-sampled and a large one under-sampled. Unknown (< 0)
+    samples keep their share of Training in every batch, so they train as
+    often as in plain batches. An epoch has ``ceil(N / batch_size)``
+    batches; each group's members are drawn in a fresh random order,
+    cyclically, and a group smaller than its places in a batch gives the
+    rest to the other groups (no index repeats within a batch).
+
+    Examples
+    --------
+    >>> s = BalancedBatchSampler(np.array([0] * 8 + [1] * 2 + [2] * 2),
+    ...                          batch_size=6)
+    >>> [np.bincount(np.array([0] * 8 + [1] * 2 + [2] * 2)[b]).tolist()
+    ...  for b in s]
+    [[2, 2, 2], [2, 2, 2]]
+    """
+
+    def __init__(self, groups, *, batch_size: int, seed: int = 0,
+                 shuffle: bool = True):
+        groups = np.asarray(groups).astype(np.int64).ravel()
+        super().__init__(len(groups), batch_size=batch_size, seed=seed,
+                         shuffle=shuffle)
+        self._unknown = np.flatnonzero(groups < 0)
+        self._members = [np.flatnonzero(groups == g)
+                         for g in np.unique(groups[groups >= 0])]
+        if not self._members:
+            raise ValueError("Balanced batches need at least one known "
+                             "group; every sample is Unknown.")
+        self._len = math.ceil(self._n / self.batch_size)
+        u = round(self.batch_size * len(self._unknown) / self._n)
+        self._n_unknown = min(u, len(self._unknown), self.batch_size - 1)
+        self._places = self._split(self.batch_size - self._n_unknown)
+
+    def _split(self, free: int) -> list[np.ndarray]:
+        """Places per group in each batch: equal shares, the remainder
+        rotating over the groups, capped at a group's size."""
+        k, sizes = len(self._members), np.array(
+            [len(m) for m in self._members])
+        out = []
+        for j in range(self._len):
+            take = np.full(k, free // k)
+            take[(j + np.arange(free % k)) % k] += 1
+            while (take > sizes).any() and (take < sizes).any():
+                extra = int(np.maximum(take - sizes, 0).sum())
+                take = np.minimum(take, sizes)
+                room = np.flatnonzero(take < sizes)
+                for i in range(extra):
+                    take[room[(j + i) % len(room)]] += 1
+                take = np.minimum(take, sizes)
+            out.append(np.minimum(take, sizes))
+        return out
+
+    def _make_plan(self, epoch: int) -> list[np.ndarray]:
+        rng = np.random.default_rng([self.seed, epoch])
+        orders = [self._order(rng, m) for m in self._members]
+        pos = [0] * len(orders)
+        unknown = self._order(rng, self._unknown)
+        upos, plan = 0, []
+        for take in self._places:
+            parts = []
+            for i, t in enumerate(take):
+                idx = (pos[i] + np.arange(t)) % len(orders[i])
+                parts.append(orders[i][idx])
+                pos[i] += int(t)
+            if self._n_unknown:
+                idx = (upos + np.arange(self._n_unknown)) % len(unknown)
+                parts.append(unknown[idx])
+                upos += self._n_unknown
+            plan.append(self._order(rng, np.concatenate(parts)))
+        return plan

@@ -13,9 +13,11 @@ method without knowing which it is. A method says
   per sample);
 - what happens at epoch start and end and between backward and the
   optimizer step (:meth:`Method.before_step`, after gradients are
-  unscaled: gradient modulation) and after it (:meth:`Method.after_step`);
+  unscaled: gradient modulation) and after it (:meth:`Method.after_step`),
+  and what it adds to each epoch's log (:meth:`Method.epoch_logs`);
 - which attributes the sampler must balance (:meth:`Method.balance`;
-  none: plain shuffled batches);
+  none: plain shuffled batches), or whose groups get equal places in
+  every batch (:meth:`Method.resample`: group resampling);
 - how a split is scored (:meth:`Method.score` -> Predictions: zero-shot
   prompts, a classifier head, anchors, a probe);
 - its state for checkpoints (:meth:`Method.state_dict`).
@@ -117,6 +119,12 @@ class Method:
         plain shuffled batches)."""
         return ()
 
+    def resample(self) -> str | None:
+        """An attribute whose groups should get equal places in every
+        batch (group resampling, with ``sampler="auto"``), or None (the
+        default)."""
+        return None
+
     def training_step(self, batch, step: int) -> StepOutput:
         """Forward ``batch`` and return its :class:`StepOutput`."""
         raise NotImplementedError
@@ -133,6 +141,11 @@ class Method:
 
     def on_epoch_end(self, epoch: int) -> None:
         """After the last batch of ``epoch``, before validation."""
+
+    def epoch_logs(self) -> dict[str, float]:
+        """Values the engine adds to the epoch's row (``epochs.csv``) after
+        :meth:`on_epoch_end`: counts, weights (default none)."""
+        return {}
 
     def score(self, data, *, device="cpu"):
         """Scores of a split as :class:`fairnb.evaluate.Predictions`."""

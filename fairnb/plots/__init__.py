@@ -34,6 +34,7 @@ from .fairness import (
     metric_bars_figure,
     pareto_figure,
     pareto_front,
+    posthoc_figure,
     reliability_figure,
     roc_figure,
     sweep_thresholds,
@@ -43,6 +44,7 @@ from .fairness import (
 from .summaries import retention_figure, summary_length_figure
 from .training import (
     group_metric_figure,
+    method_epochs_figure,
     similarity_figure,
     training_figure,
 )
@@ -66,6 +68,8 @@ __all__ = [
     "retention_figure",
     "summary_length_figure",
     "training_figure",
+    "method_epochs_figure",
+    "posthoc_figure",
     "group_metric_figure",
     "similarity_figure",
     "sweep_thresholds",

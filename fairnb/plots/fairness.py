@@ -354,3 +354,25 @@ def comparison_figure(diff_table: pd.DataFrame, *,
                    "units, 0-1)",
                    yaxis_title="attribute · group · metric",
                    legend_title="verdict", height=max(350, 28 * len(t)))
+
+
+def posthoc_figure(frame: pd.DataFrame) -> go.Figure:
+    """Post-hoc thresholds (:func:`fairnb.posthoc.thresholds_frame`): DPD,
+    DEOdds and accuracy on Test with the single threshold (before) and
+    with each constraint's group thresholds (after, expected values of the
+    randomised decisions)."""
+    t = frame[frame["group"] == "all"]
+    labels = {"dpd": "DPD", "deodds": "DEOdds", "acc": "accuracy"}
+    fig = go.Figure()
+    first = t.drop_duplicates("metric")
+    fig.add_bar(x=[labels[m] for m in first["metric"]], y=first["before"],
+                name="one threshold", marker_color="#888888")
+    for i, (constraint, part) in enumerate(t.groupby("constraint",
+                                                     sort=False)):
+        fig.add_bar(x=[labels[m] for m in part["metric"]], y=part["after"],
+                    name=constraint.replace("_", " "),
+                    marker_color=OKABE_ITO[i % len(OKABE_ITO)])
+    fig.update_yaxes(title_text="value on Test (DPD, DEOdds: lower is "
+                                "fairer)", rangemode="tozero")
+    return _layout(fig, "Post-hoc group thresholds, fitted on Validation",
+                   barmode="group")

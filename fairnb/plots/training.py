@@ -91,3 +91,36 @@ def similarity_figure(similarity: np.ndarray, codes: np.ndarray,
     return _layout(fig, "Matched image-note similarity by "
                    f"{attribute} (Test)", xaxis_title=attribute,
                    yaxis_title="cosine similarity", showlegend=False)
+
+
+#: epoch columns a method logs (:meth:`fairnb.methods.Method.epoch_logs`)
+#: that :func:`method_epochs_figure` draws, with their axis titles
+METHOD_EPOCH_LOGS = {
+    "flag_rate_": "share of the group's pairs flagged (DBPM)",
+    "q_": "group weight q (GroupDRO)",
+}
+
+
+def method_epochs_figure(epochs: pd.DataFrame, attribute: str
+                         ) -> go.Figure | None:
+    """What a method logged per epoch, one line per group of
+    ``attribute`` in its usual colour: DBPM's share of each group's pairs
+    flagged, GroupDRO's group weights; None when the method logs none of
+    these (CLIP, FairCLIP)."""
+    from ..attributes import group_names, group_slug
+    colors = group_colors(attribute)
+    for prefix, title in METHOD_EPOCH_LOGS.items():
+        names = [n for n in group_names(attribute, include_unknown=True)
+                 if f"{prefix}{group_slug(n)}" in epochs.columns]
+        if not names:
+            continue
+        fig = go.Figure()
+        for name in names:
+            fig.add_scatter(x=epochs["epoch"],
+                            y=epochs[f"{prefix}{group_slug(name)}"],
+                            mode="lines+markers", name=name,
+                            line_color=colors[name])
+        fig.update_xaxes(title_text="epoch", dtick=1)
+        fig.update_yaxes(title_text=title, rangemode="tozero")
+        return _layout(fig, title[0].upper() + title[1:] + " per epoch")
+    return None

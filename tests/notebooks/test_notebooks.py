@@ -453,6 +453,14 @@ def test_04_builds_the_dashboard_and_compares_two_runs(tmp_path, clip_runs):
     assert html.count("<section") >= 6
     assert "ES-AUC" in html and "AUC by group" in html
     assert "within noise" in html or "better" in html or "worse" in html
+    # post-hoc thresholds, fitted on the run's Validation predictions
+    post = pd.read_csv(out / "posthoc.csv")
+    assert set(post["constraint"]) == {"demographic_parity",
+                                       "equalized_odds", "equal_opportunity"}
+    one = post.query("group == 'all' and metric == 'dpd'")["before"]
+    np.testing.assert_allclose(one, independent["dpd_race"], atol=1e-12)
+    assert "posthoc_equalized_odds_deodds_after" in metrics
+    assert "Post-hoc group thresholds" in html
 
 
 def test_04_forced_controls_do_not_hang_papermill(tmp_path, clip_runs):
@@ -564,6 +572,29 @@ def test_01_failing_after_its_run_folder_is_marked_failed(tmp_path,
     assert table["error"][0].startswith("DatasetError")
 
 
+# -- the robust methods and baselines through 03 --
+@pytest.mark.parametrize("method, epochs, logged", [
+    ("dbpm", 2, "flag_rate_black"), ("groupdro", 1, "q_black"),
+    ("adversarial", 1, None), ("resampling", 1, None)])
+def test_03_trains_each_baseline_with_its_defaults(tmp_path, monkeypatch,
+                                                   method, epochs, logged):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    text = execute("03_fairclip", tmp_path, method=method, epochs=epochs,
+                   summaries="none").read_text()
+    [run] = (tmp_path / "runs" / "03_fairclip").iterdir()
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert 0 <= metrics["auc"] <= 1 and metrics["n_test_evaluated"] > 0
+    epochs_csv = pd.read_csv(run / "epochs.csv")
+    assert len(epochs_csv) == epochs
+    if logged:  # the method's per-group state, logged and drawn
+        assert epochs_csv[logged].notna().all()
+        assert (run / "figures" / "method_epochs.html").is_file()
+    else:
+        assert "keeps no per-group state" in text
+    if method == "resampling":
+        assert "equal places per" in text
+
+
 # -- 06 --
 def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
                                                         monkeypatch,
@@ -606,6 +637,12 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
         clip = frame[(frame["method"] == "clip") & (frame["bias"] == level)]
         assert gaps.loc[f"bias={level:g}", "baseline"] == pytest.approx(
             clip["auc_max_disparity_race"].mean())
+    # post-hoc thresholds as rows: every method, each constraint
+    post = pd.read_csv(run / "posthoc.csv")
+    assert set(post["method"]) == {"clip", "fairclip"}
+    assert set(post["constraint"]) == {"demographic_parity",
+                                       "equalized_odds", "equal_opportunity"}
+    assert set(post["metric"]) == {"DPD", "DEOdds", "Acc"}
     # each level trained on its own data: the 03 runs recorded it
     roots = {json.loads((p / "data.json").read_text())["root"].rsplit(
         "-", 1)[-1] for p in (runs / "03_fairclip").iterdir()
