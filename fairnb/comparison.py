@@ -250,7 +250,7 @@ def posthoc_rows(frame: pd.DataFrame, *, constraints, threshold: float = 0.5,
     per-seed difference after - before with its t interval (``seeds_*``)
     and direction. Runs without ``predictions_val.npz``, or whose
     Validation has no group with both classes, are left out."""
-    from .posthoc import parse_constraints, run_thresholds
+    from .posthoc import PostHocError, parse_constraints, run_thresholds
     rows = []
     labels = {"dpd": "DPD", "deodds": "DEOdds", "acc": "Acc"}
     for (condition, attribute), part in blocks(frame):
@@ -263,7 +263,7 @@ def posthoc_rows(frame: pd.DataFrame, *, constraints, threshold: float = 0.5,
                                              attribute=attribute,
                                              constraints=[constraint],
                                              threshold=threshold)
-                    except ValueError:  # no group fittable on Validation
+                    except PostHocError:  # no group fittable on Validation
                         continue
                     if out:
                         found.append(out[constraint].summary())

@@ -87,16 +87,18 @@ class TrainSettings:
 
 def train_sampler(method: Method, settings: TrainSettings,
                   groups_of: Callable[[str], np.ndarray], *, n: int):
-    """The batch sampler training uses: with ``sampler="balanced"`` (or
-    ``"auto"`` and a method whose :meth:`~Method.resample` names an
-    attribute) group-balanced batches of that attribute, equal places
-    per group; else the groups ``method.balance()`` asks for in every
-    batch (none with ``sampler="plain"``). ``groups_of(attribute)`` gives
+    """The batch sampler training uses: with ``sampler="balanced"``
+    group-balanced batches (equal places per group) of the attribute the
+    method's :meth:`~Method.resample` names, else of the run's attribute;
+    with ``"auto"`` such batches where the method names one; else the
+    groups ``method.balance()`` asks for in every batch (none with
+    ``sampler="plain"``). ``groups_of(attribute)`` gives
     the Training codes. Raises ValueError when the batches cannot hold
     what the method needs, so a notebook can check before it trains."""
     from .data.sampler import BalancedBatchSampler
-    resampled = settings.attribute if settings.sampler == "balanced" else (
-        method.resample() if settings.sampler == "auto" else None)
+    resampled = (method.resample() or settings.attribute) if \
+        settings.sampler == "balanced" else (
+            method.resample() if settings.sampler == "auto" else None)
     if resampled:
         other = [a for a in method.balance() if a != resampled]
         if other:

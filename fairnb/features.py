@@ -126,6 +126,30 @@ def load_blip2(folder: str | Path) -> Blip2Backbone:
     return Blip2Backbone(model.eval(), processor, tokenizer)
 
 
+def _qformer_text(backbone: Blip2Backbone, texts: list[str], device):
+    """Token ids and mask of ``texts`` as a retrieval model's ITM forward
+    takes them: where its config has an ``image_token_index`` (newer
+    checkpoints, whose processor prepends one image token per query),
+    ``num_query_tokens`` of them and their mask go first, since the
+    forward drops that many ids and takes the mask as covering them."""
+    import torch
+    model = backbone.model
+    n_query = model.config.num_query_tokens
+    tok = backbone.tokenizer(
+        texts, padding=True, truncation=True,
+        max_length=min(backbone.tokenizer.model_max_length,
+                       model.config.qformer_config.max_position_embeddings),
+        return_tensors="pt").to(device)
+    ids, mask = tok["input_ids"], tok["attention_mask"]
+    image_token = getattr(model.config, "image_token_index", None)
+    if image_token is not None:
+        ids = torch.cat([torch.full((len(ids), n_query), image_token,
+                                    dtype=ids.dtype, device=device), ids], 1)
+        mask = torch.cat([torch.ones((len(ids), n_query), dtype=mask.dtype,
+                                     device=device), mask], 1)
+    return ids, mask
+
+
 def blip2_features(backbone: Blip2Backbone, dataset, split: str, *,
                    kind: str = "image", device: str = "auto",
                    batch_size: int = 32,
@@ -156,21 +180,19 @@ def blip2_features(backbone: Blip2Backbone, dataset, split: str, *,
                       for i in ids[chunk]]
             px = backbone.processor(images=images, return_tensors="pt")[
                 "pixel_values"].to(dev)
-            vision = model.vision_model(pixel_values=px)
-            parts = [vision.pooler_output]
             if kind == "multimodal" and backbone.text_conditioned:
-                tok = backbone.tokenizer(
-                    texts[chunk], padding=True, truncation=True,
-                    max_length=min(backbone.tokenizer.model_max_length,
-                                   model.config.qformer_config
-                                   .max_position_embeddings),
-                    return_tensors="pt").to(dev)
-                joint = model(pixel_values=px, input_ids=tok["input_ids"],
-                              attention_mask=tok["attention_mask"],
+                ids_, mask = _qformer_text(backbone, texts[chunk], dev)
+                joint = model(pixel_values=px, input_ids=ids_,
+                              attention_mask=mask,
                               use_image_text_matching_head=True)
                 q = joint.text_model_output.last_hidden_state[:, :n_query]
-                parts.append(q.mean(dim=1))
-            elif kind == "multimodal":
+                parts = [joint.vision_model_output.pooler_output,
+                         q.mean(dim=1)]
+                out.append(torch.cat(parts, dim=1).float().cpu().numpy())
+                continue
+            vision = model.vision_model(pixel_values=px)
+            parts = [vision.pooler_output]
+            if kind == "multimodal":
                 q = model.get_qformer_features(pixel_values=px)
                 q = getattr(q, "last_hidden_state", q)
                 parts.append(q.mean(dim=1))

@@ -11,9 +11,12 @@ Scores and so AUC and ES-AUC are unchanged: only the decisions, and the
 decision metrics (DPD, DEOdds, accuracy, TPR, FPR per group), move. The
 decisions are randomised; the report gives their expected values, exactly,
 from fairlearn's probabilities of a positive decision, beside one seeded
-draw. Samples Unknown for the attribute get thresholds of their own (so
-every sample gets a decision) and, as everywhere, stay out of the group
-metrics.
+draw. Thresholds are fitted on the known groups only (Unknown is not a
+group whose rates the others should match); samples Unknown for the
+attribute keep the single threshold and, as everywhere, stay out of the
+group metrics. fairlearn has no public call for the probabilities of its
+randomised decisions; ``ThresholdOptimizer._pmf_predict`` (fairlearn
+0.10 to 0.15) is used, and its absence is reported.
 
 Works on :class:`~fairnb.predictions.Predictions` (``predictions_val.npz``
 and ``predictions.npz`` of a run), never on a trainer.
@@ -34,6 +37,10 @@ from .attributes import UNKNOWN, check_attribute, check_choice, code_to_name
 CONSTRAINTS = {"demographic_parity": "demographic_parity",
                "equalized_odds": "equalized_odds",
                "equal_opportunity": "true_positive_rate_parity"}
+
+
+class PostHocError(ValueError):
+    """No group of the attribute can get a threshold of its own."""
 
 
 class _Scores(BaseEstimator):
@@ -110,18 +117,18 @@ def fit_thresholds(val, test, *, attribute: str,
     and apply them to ``test``; ``threshold`` is the single threshold the
     "before" column uses. A group with one class (or no samples) on
     Validation cannot get a threshold of its own (fairlearn needs both
-    classes): it keeps the single threshold and is listed in
-    ``unfitted``. Raises ValueError naming the fix when no group can be
-    fitted."""
+    classes), and Unknown samples, keep the single threshold; they are
+    listed in ``unfitted``. Raises :class:`PostHocError` naming the fix
+    when no group can be fitted."""
     from fairlearn.postprocessing import ThresholdOptimizer
     check_attribute(attribute)
     check_choice("constraint", constraint, tuple(CONSTRAINTS))
     gv, gt = val.attributes[attribute], test.attributes[attribute]
-    fitted = [c for c in np.unique(gv)
+    fitted = [c for c in np.unique(gv[gv != UNKNOWN])
               if len(np.unique(val.y_true[gv == c])) == 2]
     unfitted = sorted(set(np.unique(gt)) - set(fitted))
     if not fitted:
-        raise ValueError(
+        raise PostHocError(
             f"No {attribute} group has both classes on Validation, so no "
             "group threshold can be fitted; use a larger Validation split "
             "or another attribute.")
@@ -137,6 +144,11 @@ def fit_thresholds(val, test, *, attribute: str,
     own = np.isin(gt, fitted)
     if own.any():
         x, s = test.y_score[own, None], gt[own]
+        if not hasattr(opt, "_pmf_predict"):
+            raise ImportError(
+                "This fairlearn has no ThresholdOptimizer._pmf_predict, "
+                "which fairnb reads the decision probabilities from; "
+                "install fairlearn>=0.10,<0.16.")
         p[own] = opt._pmf_predict(x, sensitive_features=s)[:, 1]
         y_pred[own] = np.asarray(opt.predict(
             x, sensitive_features=s, random_state=seed)).astype(int)
@@ -205,5 +217,6 @@ def thresholds_frame(results: dict[str, PostHoc]) -> pd.DataFrame:
          "own_threshold"]]
 
 
-__all__ = ["CONSTRAINTS", "PostHoc", "decision_rates", "fit_thresholds",
+__all__ = ["CONSTRAINTS", "PostHoc", "PostHocError", "decision_rates",
+           "fit_thresholds",
            "parse_constraints", "run_thresholds", "thresholds_frame"]

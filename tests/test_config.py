@@ -87,7 +87,8 @@ def test_method_options_reach_the_method_and_are_checked():
 
 
 @pytest.mark.parametrize("values, words", [
-    ({"bias_levels": "0,3"}, ["Bad value in 'bias_levels'", "[0, 2.5]"]),
+    ({"bias_levels": "0,2.4"}, ["Bad value in 'bias_levels'",
+                                "[0, 2.375]"]),
     ({"bias_levels": "0,1,0"}, ["repeats a level"]),
     ({"bias_levels": "none"}, ["numbers from 0"]),
     ({"bias_levels": "0,2", "data_dir": "x"}, ["leave data_dir empty"]),
@@ -111,3 +112,14 @@ def test_06_bias_levels_are_a_grid_axis_and_a_condition():
     assert CompareConfig.create(preset="smoke").conditions == []
     assert all("bias" not in c.parameters for c in
                CompareConfig.create(preset="smoke").cells())
+
+
+def test_a_method_default_fills_what_nobody_set():
+    from fairnb.config import FairCLIPConfig
+    assert FairCLIPConfig.create(method="dbpm").fair_weight == 0.1
+    assert FairCLIPConfig.create(method="fairclip").fair_weight == 10.0
+    explicit = FairCLIPConfig.create(explicit={"fair_weight"}, method="dbpm",
+                                     fair_weight=10.0)
+    assert explicit.fair_weight == 10.0  # -p fair_weight 10 wins
+    official = FairCLIPConfig.create(method="dbpm", protocol="official")
+    assert official.fair_weight == 1e-6  # the protocol's, not the method's

@@ -127,3 +127,18 @@ def test_posthoc_rows_average_each_method_over_seeds(tmp_path):
     assert (deodds["seeds_low"], deodds["seeds_high"]) == pytest.approx(
         (ci.low, ci.high))
     assert deodds["n_seeds"] == 3
+
+
+def test_unknown_keeps_the_single_threshold_and_is_not_constrained():
+    val, test = scores(3000, 4), scores(3000, 5)
+    for p in (val, test):
+        p.attributes["race"][::10] = -1  # a tenth Unknown
+    out = fit_thresholds(val, test, attribute="race")
+    unknown = test.attributes["race"] == -1
+    assert out.unfitted == ("Unknown",)
+    np.testing.assert_array_equal(out.p_positive[unknown],
+                                  test.y_score[unknown] >= 0.5)
+    rates = decision_rates(test.y_true, out.p_positive,
+                           test.attributes["race"]).set_index("group")
+    assert np.ptp(rates.loc[[0, 1, 2], "positive_rate"]) < 0.06
+    assert -1 not in rates.index  # Unknown stays out of the group rows

@@ -140,6 +140,13 @@ def test_blip2_retrieval_features_read_image_and_note(tiny_blip2_itm):
     np.testing.assert_allclose(both.X[:3, 32:],
                                hidden[:, :4].mean(1).numpy(), rtol=1e-4,
                                atol=1e-5)
+    # a checkpoint whose processor prepends image tokens: the same features
+    model.config.image_token_index = 3
+    tokens_first = blip2_features(backbone, ds, "val", kind="multimodal",
+                                  device="cpu", batch_size=16)
+    model.config.image_token_index = None
+    np.testing.assert_allclose(tokens_first.X, both.X, rtol=1e-5,
+                               atol=1e-6)
     # other texts, the same images: only the Q-Former part moves
     short = fnb.open_dataset(preset="smoke", summaries="none")
     other = blip2_features(backbone, short, "val", kind="multimodal",

@@ -190,7 +190,16 @@ def test_dbpm_batch_slot_stores_the_reweighted_batch_loss():
     method.on_epoch_start(2, 3)
     m = h.mean(axis=1)
     expected = np.abs(m - m.mean()) > 0.5 * m.std()
-    assert method.flagged.tolist() == expected.tolist()
+    assert method.flagged.tolist() == expected.tolist() and expected.any()
+    mu, sigma = m.mean(), m.std()
+    for k in range(3):  # the batch's mean loss times the density, uncapped
+        fwd = features(n=12, seed=10 * k + (k == 2) * 100)
+        loss, _ = method.loss(fwd, batch(CODES))
+        ell = numpy_pair_losses(fwd).mean()
+        phi = np.exp(-0.5 * ((ell - mu) / sigma) ** 2) / (
+            sigma * np.sqrt(2 * np.pi))
+        assert float(loss) == pytest.approx(
+            ell * phi if expected[k] else ell, rel=1e-6)
 
 
 def test_dbpm_loss_group_term_compares_group_loss_distributions():
@@ -289,10 +298,18 @@ def test_balanced_batches_give_every_group_equal_places():
     s = BalancedBatchSampler(codes, batch_size=64, seed=3)
     batches = list(s)
     assert len(batches) == 16
-    for b in batches:
+    for b in batches:  # full, no repeats, equal places per group (+-1)
         counts = np.bincount(codes[b][codes[b] >= 0], minlength=3)
-        assert counts.max() - counts.min() <= 1 and len(set(b)) == len(b)
-        assert (codes[b] < 0).sum() == round(64 * (codes < 0).mean())
+        assert len(b) == 64 and len(set(b)) == len(b)
+        assert counts.max() - counts.min() <= 1
+    # Unknown keeps its share of Training over the epoch (within one)
+    unknown = sum(int((codes[b] < 0).sum()) for b in batches)
+    assert abs(unknown - 16 * 64 * (codes < 0).mean()) <= 1
+    # a group smaller than its share gives its places to the others
+    small = np.array([0] * 100 + [1] * 7 + [2] * 1)
+    for b in BalancedBatchSampler(small, batch_size=18, seed=0):
+        assert len(b) == 18 and len(set(b)) == 18
+        assert np.bincount(small[b]).tolist() == [10, 7, 1]
     # the small group is over-sampled, the large one under-sampled
     drawn = np.bincount(codes[np.concatenate(batches)][
         codes[np.concatenate(batches)] >= 0], minlength=3)

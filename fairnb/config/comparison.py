@@ -158,7 +158,7 @@ class CompareConfig(NotebookConfig):
         except ValueError:
             raise ConfigError(
                 f"Parameter 'bias_levels' = {self.bias_levels!r}: write "
-                "numbers from 0 (no planted gap) to 2.5, e.g. 0,1,2."
+                "numbers from 0 (no planted gap) to 2.375, e.g. 0,1,2."
             ) from None
 
     @property

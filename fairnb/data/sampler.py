@@ -312,20 +312,21 @@ def make_sampler(groups: Mapping[str, np.ndarray] | None, *, n: int,
 
 class BalancedBatchSampler(_Batches):
     """Group-balanced batches (group resampling): every batch gives each
-    known group of an attribute the same number of places, so a small
-    group is over-sampled and a large one under-sampled. Unknown (< 0)
-    samples keep their share of Training in every batch, so they train as
-    often as in plain batches. An epoch has ``ceil(N / batch_size)``
-    batches; each group's members are drawn in a fresh random order,
-    cyclically, and a group smaller than its places in a batch gives the
-    rest to the other groups (no index repeats within a batch).
+    known group of an attribute the same number of places (within one), so
+    a small group is over-sampled and a large one under-sampled. Unknown
+    (< 0) samples keep their share of Training over the epoch (their
+    places spread evenly over the batches), so they train as often as in
+    plain batches. An epoch has ``ceil(N / batch_size)`` batches; each
+    group's members are drawn in a fresh random order, cyclically, and a
+    group smaller than its places in a batch gives the rest to the other
+    groups, so no index repeats within a batch (a batch is smaller than
+    ``batch_size`` only when all groups together are).
 
     Examples
     --------
-    >>> s = BalancedBatchSampler(np.array([0] * 8 + [1] * 2 + [2] * 2),
-    ...                          batch_size=6)
-    >>> [np.bincount(np.array([0] * 8 + [1] * 2 + [2] * 2)[b]).tolist()
-    ...  for b in s]
+    >>> codes = np.array([0] * 8 + [1] * 2 + [2] * 2)
+    >>> [np.bincount(codes[b]).tolist() for b in
+    ...  BalancedBatchSampler(codes, batch_size=6)]
     [[2, 2, 2], [2, 2, 2]]
     """
 
@@ -341,28 +342,34 @@ class BalancedBatchSampler(_Batches):
             raise ValueError("Balanced batches need at least one known "
                              "group; every sample is Unknown.")
         self._len = math.ceil(self._n / self.batch_size)
-        u = round(self.batch_size * len(self._unknown) / self._n)
-        self._n_unknown = min(u, len(self._unknown), self.batch_size - 1)
-        self._places = self._split(self.batch_size - self._n_unknown)
+        # Unknown places: batch j gets floor((j+1) x) - floor(j x), x the
+        # Unknown share of a batch, so the epoch holds their share exactly
+        x = self.batch_size * len(self._unknown) / self._n
+        edges = np.floor(np.arange(self._len + 1) * x + 1e-9).astype(int)
+        self._n_unknown = np.minimum(np.diff(edges), min(
+            len(self._unknown), self.batch_size - 1))
+        self._places = [self._split(self.batch_size - int(u), j)
+                        for j, u in enumerate(self._n_unknown)]
 
-    def _split(self, free: int) -> list[np.ndarray]:
-        """Places per group in each batch: equal shares, the remainder
-        rotating over the groups, capped at a group's size."""
-        k, sizes = len(self._members), np.array(
-            [len(m) for m in self._members])
-        out = []
-        for j in range(self._len):
-            take = np.full(k, free // k)
-            take[(j + np.arange(free % k)) % k] += 1
-            while (take > sizes).any() and (take < sizes).any():
-                extra = int(np.maximum(take - sizes, 0).sum())
-                take = np.minimum(take, sizes)
-                room = np.flatnonzero(take < sizes)
-                for i in range(extra):
-                    take[room[(j + i) % len(room)]] += 1
-                take = np.minimum(take, sizes)
-            out.append(np.minimum(take, sizes))
-        return out
+    def _split(self, free: int, j: int) -> np.ndarray:
+        """Places per group in batch ``j``: equal shares, the remainder
+        rotating over the groups; a group's share beyond its size goes to
+        the groups with room (water-filling)."""
+        sizes = np.array([len(m) for m in self._members])
+        k = len(sizes)
+        take = np.full(k, free // k)
+        take[(j + np.arange(free % k)) % k] += 1
+        over = int(np.maximum(take - sizes, 0).sum())
+        take = np.minimum(take, sizes)
+        while over:
+            room = np.flatnonzero(take < sizes)
+            if not len(room):
+                break  # every group is in the batch whole
+            for i in np.roll(room, -j):
+                if over and take[i] < sizes[i]:
+                    take[i] += 1
+                    over -= 1
+        return take
 
     def _make_plan(self, epoch: int) -> list[np.ndarray]:
         rng = np.random.default_rng([self.seed, epoch])
@@ -370,15 +377,14 @@ class BalancedBatchSampler(_Batches):
         pos = [0] * len(orders)
         unknown = self._order(rng, self._unknown)
         upos, plan = 0, []
-        for take in self._places:
+        for take, u in zip(self._places, self._n_unknown):
             parts = []
             for i, t in enumerate(take):
-                idx = (pos[i] + np.arange(t)) % len(orders[i])
-                parts.append(orders[i][idx])
+                parts.append(orders[i][(pos[i] + np.arange(t))
+                                       % len(orders[i])])
                 pos[i] += int(t)
-            if self._n_unknown:
-                idx = (upos + np.arange(self._n_unknown)) % len(unknown)
-                parts.append(unknown[idx])
-                upos += self._n_unknown
+            if u:
+                parts.append(unknown[(upos + np.arange(u)) % len(unknown)])
+                upos += int(u)
             plan.append(self._order(rng, np.concatenate(parts)))
         return plan

@@ -44,8 +44,9 @@ from ._folders import (
 from ._images import BASE_NOISE, render_image, total_deviation
 
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 2000, "paper": 10000}
-#: Largest :meth:`Bias.scaled` level (the disc contrast reaches 0).
-MAX_BIAS_LEVEL = 2.5
+#: Largest :meth:`Bias.scaled` level: the bias group's notes then never
+#: state the diagnosis (0.05 + 2.375 x 0.40 = 1); its disc contrast is 0.05.
+MAX_BIAS_LEVEL = 2.375
 _SPLITS = (("Training", "training", 0.7), ("Validation", "validation", 0.1),
           ("Test", "test", 0.2))
 VERSION = 5
@@ -125,7 +126,8 @@ class Bias:
         ``level`` times as far from the base rates as the default moves it
         (0 = :meth:`none`, 1 = the default, 2 = twice as far), so a grid
         over levels plants gaps of known, ordered size. ``level`` lies in
-        [0, :data:`MAX_BIAS_LEVEL`] (at the top, disc contrast reaches 0).
+        [0, :data:`MAX_BIAS_LEVEL`] (2.375: at the top, the group's notes
+        never state the diagnosis).
 
         Examples
         --------

@@ -62,6 +62,24 @@ def reverse_gradient(x: torch.Tensor, scale: float = 1.0) -> torch.Tensor:
     return _Reverse.apply(x, float(scale))
 
 
+def embedding_width(model: torch.nn.Module) -> int:
+    """The width of an open_clip model's joint embedding (CLIP's
+    ``visual.output_dim``, else the text projection's output)."""
+    width = getattr(getattr(model, "visual", None), "output_dim", None)
+    if width:
+        return int(width)
+    for owner in (model, getattr(model, "text", None)):
+        proj = getattr(owner, "text_projection", None)
+        if isinstance(proj, torch.nn.Parameter):
+            return int(proj.shape[1])
+        if isinstance(proj, torch.nn.Linear):
+            return int(proj.out_features)
+    raise ValueError(
+        f"Cannot tell the embedding width of {type(model).__name__} (no "
+        "visual.output_dim or text_projection); the adversary head needs "
+        "it.")
+
+
 @register_method("adversarial")
 class Adversarial(CLIP):
     """CLIP + an adversary behind gradient reversal (module doc).
@@ -98,7 +116,7 @@ class Adversarial(CLIP):
 
     def setup(self, context) -> None:
         super().setup(context)
-        dim = context.model.visual.output_dim
+        dim = embedding_width(context.model)
         width = 2 * dim if self.adversary_input == "both" else dim
         k = n_groups(self.attribute)
         with torch.random.fork_rng(devices=[]):

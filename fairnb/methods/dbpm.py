@@ -36,9 +36,14 @@ Options:
   epoch has no history), ``fair_weight`` (:math:`\lambda`).
 
 Flagged pairs are counted per epoch and per group of ``attribute``
-(``flagged_<group>`` and ``flag_rate_<group>`` in ``epochs.csv``):
-flagging that concentrates in one group is itself a finding. The memory
-survives checkpoint and resume.
+(``flagged_<group>`` and ``flag_rate_<group>`` in ``epochs.csv``, Unknown
+too where Training has it): flagging that concentrates in one group is
+itself a finding. The memory survives checkpoint and resume.
+
+Differences from the released DBPM code of Lan et al. (time series), kept
+as the Robust-Fairness CLIP script has them: the historical mean is
+unweighted (Lan et al. weight epoch t by (t + 1) / E), the bounds are
+strict, and the cuts default to 3 and 3 (theirs: 2 and 2).
 """
 from __future__ import annotations
 
@@ -49,6 +54,7 @@ import torch
 
 from ..attributes import (
     ATTRIBUTES,
+    UNKNOWN,
     check_choice,
     code_to_name,
     group_codes,
@@ -150,14 +156,18 @@ class DBPM(FairCLIP):
         self.flags = np.zeros((len(context.train), epochs), bool)
         self.flagged = np.zeros(rows, bool)
         self._codes = context.train.groups(self.attribute)
+        self._groups = list(group_codes(self.attribute))
+        if (self._codes == UNKNOWN).any():  # Unknown pairs are counted too
+            self._groups.append(UNKNOWN)
 
     def on_epoch_start(self, epoch: int, n_epochs: int) -> None:
         self.epoch, self.slot = epoch, 0
         self._sum = np.zeros(len(self.memory))
         self._count = np.zeros(len(self.memory))
         self._slot_losses: list[float] = []
-        self._flag_count = {c: 0 for c in group_codes(self.attribute)}
+        self._flag_count = dict.fromkeys(self._groups, 0)
         self._seen_count = dict.fromkeys(self._flag_count, 0)
+        self._flagged_total = 0
         if epoch >= self.warmup and self.memory.shape[0]:
             self.flagged, self.mu, self.sigma = flag_pairs(
                 self.memory[:, :epoch], beta_np=self.beta_np,
@@ -181,7 +191,7 @@ class DBPM(FairCLIP):
         self._epoch_logs = self._flag_logs()
 
     def _flag_logs(self) -> dict[str, float]:
-        out = {"flagged": float(sum(self._flag_count.values())),
+        out = {"flagged": float(self._flagged_total),
                "dbpm_mu": self.mu, "dbpm_sigma": self.sigma}
         for c, n in self._flag_count.items():
             slug = group_slug(code_to_name(self.attribute, c))
@@ -201,7 +211,7 @@ class DBPM(FairCLIP):
         import pandas as pd
         rows = []
         for e in range(self.flags.shape[1]):
-            for c in group_codes(self.attribute):
+            for c in self._groups:
                 member = self._codes == c
                 n = int(self.flags[member, e].sum())
                 rows.append((e + 1, code_to_name(self.attribute, c), n,
@@ -244,9 +254,11 @@ class DBPM(FairCLIP):
             flags = torch.full_like(per, flagged, dtype=torch.bool)
             self._slot_losses.append(stored)
             self.slot += 1
-        codes = batch.attributes[:, ATTRIBUTES.index(self.attribute)].numpy()
+        codes = batch.attributes[:, ATTRIBUTES.index(self.attribute)].cpu() \
+            .numpy()
         f = flags.cpu().numpy()
         self.flags[index[f], self.epoch] = True
+        self._flagged_total += int(f.sum())
         for c in self._flag_count:
             self._flag_count[c] += int((f & (codes == c)).sum())
             self._seen_count[c] += int((codes == c).sum())
@@ -286,8 +298,15 @@ class DBPM(FairCLIP):
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
         if "memory" in state:
-            self.memory = state["memory"].numpy().copy()
-            self.flags = state["flags"].numpy().copy()
+            memory = state["memory"].numpy().copy()
+            flags = state["flags"].numpy().copy()
+            epochs = max(self.memory.shape[1], memory.shape[1])
+            # a run resumed with more epochs than it started with
+            self.memory = np.pad(memory, ((0, 0), (0, epochs
+                                                   - memory.shape[1])),
+                                 constant_values=np.nan)
+            self.flags = np.pad(flags, ((0, 0), (0, epochs
+                                                 - flags.shape[1])))
             self._epoch_logs = dict(state.get("epoch_logs", {}))
 
     def describe(self) -> str:

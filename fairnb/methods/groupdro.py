@@ -68,10 +68,10 @@ class GroupDRO(CLIP):
         codes = list(group_codes(self.attribute))
         if (context.train.groups(self.attribute) == UNKNOWN).any():
             codes.append(UNKNOWN)
-        if codes != self.codes:
-            self.codes = codes
-            self.q = torch.full((len(codes),), 1 / len(codes),
-                                dtype=torch.float64)
+        # a fresh run starts uniform; resume restores q afterwards
+        self.codes = codes
+        self.q = torch.full((len(codes),), 1 / len(codes),
+                            dtype=torch.float64)
 
     @property
     def names(self) -> list[str]:

@@ -321,8 +321,11 @@ def test_bias_levels_scale_every_knob_from_the_base_rates():
                 getattr(none, k) + level * (getattr(full, k)
                                             - getattr(none, k)))
     assert Bias.scaled(2).uninformative_notes == pytest.approx(0.85)
-    with pytest.raises(ValueError, match=r"lie in \[0, 2.5\]"):
-        Bias.scaled(3)
+    from fairnb.data.synthetic import MAX_BIAS_LEVEL
+    top = Bias.scaled(MAX_BIAS_LEVEL)  # the top level is a valid Bias
+    assert top.uninformative_notes == pytest.approx(1.0)
+    with pytest.raises(ValueError, match=r"lie in \[0, 2.375\]"):
+        Bias.scaled(2.4)
     # the note rates follow the level in the drawn table
     t = syn._draw_table(20000, 1, Bias.scaled(2))
     group = t.bias_group
