@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from fairnb.losses import clip_loss, sinkhorn_distance, wasserstein1_distance
@@ -69,6 +69,10 @@ def test_between_group_metrics_do_not_depend_on_group_codes(data, perm):
 
 @settings(max_examples=60, deadline=None)
 @given(split())
+@example((np.array([0, 1, 1, 0, 1, 0, 0, 0]),  # overall AUC exactly 0
+          np.array([0.63, 0.14, 0.21, 0.64, 0.13, 0.71, 0.76, 0.79]),
+          {"race": np.array([0, 1, 1, 0, 0, 1, 1, 2]),
+           "gender": np.array([1, 1, 0, 0, 0, 1, 0, 0])}))
 def test_metrics_agree_with_sklearn_and_fairlearn_on_valid_input(data):
     """Oracles independent of fairnb's kernels on every drawn input:
     scikit-learn's AUC and accuracy, fairlearn's DPD and DEOdds, and
@@ -98,11 +102,15 @@ def test_metrics_agree_with_sklearn_and_fairlearn_on_valid_input(data):
             overall = roc_auc_score(yk, sk)
             assert m[f"es_auc_{a}"] == pytest.approx(
                 overall / (1 + sum(abs(overall - x) for x in groups)))
-    # every gender group holds both classes -> nothing between groups NaN
+    # every gender group holds both classes -> nothing between groups NaN,
+    # but the disparities relative to an overall AUC of exactly 0 (their
+    # documented NaN: a ratio to 0)
     g = attrs["gender"]
     if all(len(set(y[g == c])) == 2 for c in (0, 1)):
+        zero = roc_auc_score(y, s) == 0
         for key in BETWEEN:
-            assert not np.isnan(m[f"{key}_gender"]), key
+            relative = key in ("auc_std_disparity", "auc_max_disparity")
+            assert np.isnan(m[f"{key}_gender"]) == (relative and zero), key
 
 
 @settings(max_examples=30, deadline=None)
