@@ -23,3 +23,21 @@ KEEP_CHECKPOINTS = ("best", "last", "both", "none")
 EXECUTORS = ("local", "slurm")
 #: 06: Validation rules that choose a setting per method
 SELECTION_RULES = ("auc", "worst_group_auc", "dto")
+#: 07: the modality pairs of MultiFair and its gradient-modulation options
+MODALITY_PAIRS = ("slo+note", "slo+oct")
+MODULATIONS = ("dual", "modality", "group", "off")
+DIRECTIONS = ("off", "differentiable")
+FAIR_LOSSES = ("constant", "differentiable")
+#: 07: methods of the two-modality classifier and the baselines 07 trains
+#: beside MultiFair, per modality pair
+MULTIMODAL_METHODS = ("multifair", "fusion", "slo_only", "note_only",
+                      "oct_only")
+MULTIMODAL_BASELINES = {"slo+note": ("fusion", "slo_only", "note_only"),
+                        "slo+oct": ("fusion", "slo_only", "oct_only")}
+#: 07: the released MultiFair code's values per modality pair
+#: (shared/METHODS.md §3.4)
+MULTIFAIR_RELEASED = {
+    "slo+note": {"dim": 256, "heads": 8, "layers": 3, "tau": 0.07,
+                 "kappa": 0.5},
+    "slo+oct": {"dim": 128, "heads": 4, "layers": 2, "tau": 0.04,
+                "kappa": 0.3}}

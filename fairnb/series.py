@@ -20,6 +20,9 @@ SERIES = {
              "04_fairness_dashboard"),
     # heavier: a grid of 03 runs (make compare)
     "compare": ("06_compare_methods",),
+    # the two-modality classifiers: MultiFair beside its baselines
+    # (make multifair)
+    "multimodal": ("07_multifair",),
 }
 
 

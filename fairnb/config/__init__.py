@@ -24,6 +24,7 @@ from .base import (
                    injected_names,
 )
 from .comparison import CompareConfig
+from .multimodal import MultiFairConfig
 from .notebooks import (
                    DashboardConfig,
                    ExploreConfig,
@@ -41,11 +42,13 @@ from .training import (
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
-                            DashboardConfig, ProbeConfig, CompareConfig)}
+                            DashboardConfig, ProbeConfig, CompareConfig,
+                            MultiFairConfig)}
 
 __all__ = ["ATTRIBUTES", "CONFIGS", "CompareConfig", "ConfigError",
            "DashboardConfig",
            "ExploreConfig", "FairCLIPConfig", "METHOD_FIELDS",
+           "MultiFairConfig",
            "NotebookConfig", "OPTIMIZERS", "PRESETS", "ProbeConfig",
            "SummarizeConfig",
            "check_choice_cfg", "check_range", "injected_names",

@@ -6,7 +6,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..attributes import check_choice, parse_attributes
-from ..choices import EXECUTORS, SELECTION_RULES  # noqa: E402
+from ..choices import (  # noqa: E402
+    EXECUTORS,
+    MODALITY_PAIRS,
+    MULTIMODAL_METHODS,
+    SELECTION_RULES,
+)
 from .base import ConfigError, NotebookConfig, check_bias, check_range
 
 
@@ -57,7 +62,8 @@ class CompareConfig(NotebookConfig):
 
     NOTEBOOK: ClassVar[str] = "06_compare_methods"
     CHOICES: ClassVar[dict[str, tuple]] = {"executor": EXECUTORS,
-                                           "selection": SELECTION_RULES}
+                                           "selection": SELECTION_RULES,
+                                           "modalities": MODALITY_PAIRS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"seeds": "0,1", "n_boot": 300, "workers": 2},
         "paper": {"attributes": "race,gender,ethnicity,language"},
@@ -72,6 +78,7 @@ class CompareConfig(NotebookConfig):
     selection: str = "auc"
     data_dir: str = ""
     bias_levels: str = ""
+    modalities: str = "slo+note"
     posthoc: str = "demographic_parity,equalized_odds,equal_opportunity"
     n_boot: int = 2000
     workers: int = 1
@@ -87,6 +94,14 @@ class CompareConfig(NotebookConfig):
                 check_choice("method", m, available_methods())
             except ValueError as exc:
                 raise ConfigError(f"Bad value in 'methods': {exc}") from None
+        if self.modalities == "slo+oct" and any(
+                m not in MULTIMODAL_METHODS for m in methods):
+            others = [m for m in methods if m not in MULTIMODAL_METHODS]
+            valid = ", ".join(MULTIMODAL_METHODS)
+            raise ConfigError(
+                "modalities='slo+oct' reads the FairVision data, which only "
+                f"the two-modality classifiers ({valid}) train on; remove "
+                f"{', '.join(others)} or use modalities='slo+note'.")
         if self.baseline not in methods:
             raise ConfigError(f"baseline {self.baseline!r} is not one of "
                               f"methods ({', '.join(methods)}); add it or "
@@ -114,6 +129,7 @@ class CompareConfig(NotebookConfig):
         from .training import parse_options
         parse_options(self.slurm_options)
         from ..methods import method_parameters
+        from .multimodal import MultiFairConfig
         from .training import FairCLIPConfig
         axes = parse_axes(self.grid_options)
         if "bias" in axes:
@@ -137,8 +153,10 @@ class CompareConfig(NotebookConfig):
                 raise ConfigError(
                     f"grid_options varies {name!r} and the {name!r} "
                     "parameter sets it too; keep one of them.")
+        known = set(FairCLIPConfig.parameter_names()) | set(
+            MultiFairConfig.parameter_names())
         for name in axes:
-            if name not in FairCLIPConfig.parameter_names() or not any(
+            if name not in known or not any(
                     name in method_parameters(m) or name in (
                         "lr", "epochs", "batch_size") for m in methods):
                 raise ConfigError(
@@ -180,10 +198,12 @@ class CompareConfig(NotebookConfig):
         return list(parse_attributes(self.attributes))
 
     def cells(self):
-        """The grid of 03 runs (:func:`fairnb.sweep.grid`): every method,
+        """The grid of runs (:func:`fairnb.sweep.grid`): every method,
         seed, attribute and planted-disparity level, with this preset (and
         ``epochs``, ``data_dir`` when set); finished runs keep no
-        checkpoints (06 reads their predictions only)."""
+        checkpoints (06 reads their predictions only). CLIP-style methods
+        run 03; the two-modality classifiers (MultiFair, its baselines)
+        run 07 with ``modalities``, one method per run."""
         from ..methods import method_parameters
         from ..sweep import grid
         fixed = {"preset": self.preset, "keep": "none"}
@@ -198,6 +218,12 @@ class CompareConfig(NotebookConfig):
         for m in self.method_list:  # an axis only where the method has it
             own = {k: v for k, v in axes.items() if k in method_parameters(m)
                    or k in ("lr", "epochs", "batch_size")}
+            if m in MULTIMODAL_METHODS:
+                cells += grid("07_multifair", method=m, baselines="none",
+                              modalities=self.modalities, **own,
+                              seed=self.seed_list,
+                              attribute=self.attribute_list, **fixed)
+                continue
             cells += grid("03_fairclip", method=m, **own,
                           seed=self.seed_list,
                           attribute=self.attribute_list, **fixed)

@@ -175,10 +175,12 @@ class Batch:
     tokens: torch.Tensor      # int64 (B, T)
     labels: torch.Tensor      # int64 (B,)
     attributes: torch.Tensor  # int64 (B, len(ATTRIBUTES)), -1 = Unknown
+    volumes: torch.Tensor | None = None  # uint8 (B, K, S, S): OCT B-scans
 
     def to(self, device) -> Batch:
         """A copy with every tensor on ``device``."""
-        return Batch(*(getattr(self, f.name).to(device)
+        return Batch(*(None if getattr(self, f.name) is None else
+                       getattr(self, f.name).to(device)
                        for f in fields(self)))
 
 
@@ -193,6 +195,7 @@ class SplitData:
     labels: torch.Tensor      # int64 (N,)
     attributes: torch.Tensor  # int64 (N, len(ATTRIBUTES))
     split: str
+    volumes: torch.Tensor | None = None  # uint8 (N, K, S, S): OCT B-scans
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -206,13 +209,70 @@ class SplitData:
         """The rows at ``index`` (integer positions)."""
         index = torch.as_tensor(np.asarray(index), dtype=torch.long)
         # index_select: ~100x faster than fancy indexing on CPU here.
-        return Batch(index, *(t.index_select(0, index) for t in (
-            self.images, self.tokens, self.labels, self.attributes)))
+        return Batch(index, *(None if t is None else t.index_select(0, index)
+                              for t in (self.images, self.tokens, self.labels,
+                                        self.attributes, self.volumes)))
 
     def groups(self, attribute: str) -> np.ndarray:
         """Codes of ``attribute`` (int64, -1 = Unknown), one per row."""
         column = ATTRIBUTES.index(check_attribute(attribute))
         return self.attributes[:, column].numpy().copy()
+
+
+def slice_positions(n_volume: int, n_slices: int) -> np.ndarray:
+    """Indices of ``n_slices`` B-scans spread evenly over a volume of
+    ``n_volume`` (both ends included, as MultiFair's released code samples
+    them).
+
+    Examples
+    --------
+    >>> slice_positions(200, 5).tolist()
+    [0, 49, 99, 149, 199]
+    """
+    if n_slices < 1:
+        raise ValueError(f"n_slices must be >= 1, got {n_slices}.")
+    return np.linspace(0, n_volume - 1, n_slices).astype(int)
+
+
+def preprocess_volume(volume: np.ndarray, *, image_size: int,
+                      n_slices: int) -> np.ndarray:
+    """``n_slices`` evenly spaced B-scans of a uint8 volume ``(S, H, W)``,
+    each resized to ``image_size`` squared (bilinear, no crop: a B-scan's
+    edges hold retina too) -> ``(n_slices, image_size, image_size)``."""
+    volume = np.asarray(volume)
+    if volume.ndim != 3 or volume.dtype != np.uint8:
+        raise ValueError(f"Expected a uint8 volume (slices, H, W), got "
+                         f"{volume.dtype} {volume.shape}.")
+    picks = slice_positions(len(volume), n_slices)
+    return np.stack([np.asarray(Image.fromarray(volume[k]).resize(
+        (image_size, image_size), Image.BILINEAR)) for k in picks])
+
+
+def cache_volumes(ds, split: str, *, image_size: int, n_slices: int,
+                  cache_dir=None) -> torch.Tensor:
+    """OCT volumes of a split (``ds.load_volume``), preprocessed once by
+    :func:`preprocess_volume` and cached like :func:`cache_images`:
+    uint8 ``(N, n_slices, image_size, image_size)`` in
+    ``ds.metadata(split)`` order."""
+    ids = ds.metadata(split)["id"].tolist()
+    tag = hashlib.sha256(str(ds.root).encode()).hexdigest()[:8]
+    folder = Path(cache_dir) if cache_dir else data_dir() / "cache"
+    path = folder / (f"{ds.root.name}-{split}-oct{n_slices}x{image_size}px"
+                     f"-{tag}.pt")
+    key = _cache_key(ds, split, image_size) + f"-oct{n_slices}"
+    if path.is_file():
+        try:
+            saved = torch.load(path, weights_only=True)
+            if saved["key"] == key and saved["ids"] == ids:
+                return saved["volumes"]
+        except Exception as exc:  # a damaged cache is rebuilt, not fatal
+            warnings.warn(f"Rebuilding unreadable volume cache {path}: "
+                          f"{exc}", stacklevel=2)
+    volumes = torch.from_numpy(np.stack([preprocess_volume(
+        ds.load_volume(i), image_size=image_size, n_slices=n_slices)
+        for i in tqdm(ids, desc=f"caching {split} volumes", unit="vol")]))
+    save_checkpoint(path, {"key": key, "ids": ids, "volumes": volumes})
+    return volumes
 
 
 def default_texts(meta, *, max_chars: int | None = 180) -> list[str]:
@@ -228,7 +288,8 @@ def default_texts(meta, *, max_chars: int | None = 180) -> list[str]:
 
 def load_split(ds, split: str, *, image_size: int, tokenizer,
                texts: list[str] | None = None, max_chars: int | None = 180,
-               cache_dir=None, workers: int | None = None) -> SplitData:
+               cache_dir=None, workers: int | None = None,
+               n_slices: int = 0) -> SplitData:
     """Cached images, tokenised texts, labels and attributes of a split.
 
     Parameters
@@ -246,7 +307,16 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
         None keeps default texts whole (the tokenizer cuts at T tokens).
     cache_dir, workers
         See :func:`cache_images`.
+    n_slices : int
+        With a dataset that has OCT volumes (``ds.load_volume``,
+        :class:`fairnb.data.fairvision.FairVision`), this many B-scans
+        per sample (:func:`cache_volumes`) in ``volumes``; 0: none.
     """
+    if n_slices and not hasattr(ds, "load_volume"):
+        raise ValueError(
+            f"n_slices={n_slices} asks for OCT B-scans, but {ds!r} has no "
+            "volumes; read a Harvard-FairVision folder "
+            "(fairnb.data.fairvision.read_fairvision) or pass n_slices=0.")
     meta = ds.metadata(split)
     if texts is None:
         texts = default_texts(meta, max_chars=max_chars)
@@ -260,7 +330,9 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
         tokens=torch.as_tensor(tokenizer(list(texts)), dtype=torch.long),
         labels=torch.tensor(meta["label"].to_numpy(np.int64)),
         attributes=torch.tensor(meta[list(ATTRIBUTES)].to_numpy(np.int64)),
-        split=split)
+        split=split, volumes=cache_volumes(
+            ds, split, image_size=image_size, n_slices=n_slices,
+            cache_dir=cache_dir) if n_slices else None)
 
 
 def to_model_input(images: torch.Tensor, *, mean, std, device=None,

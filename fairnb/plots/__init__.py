@@ -45,6 +45,7 @@ from .summaries import retention_figure, summary_length_figure
 from .training import (
     group_metric_figure,
     method_epochs_figure,
+    modulation_figure,
     similarity_figure,
     training_figure,
 )
@@ -68,7 +69,7 @@ __all__ = [
     "retention_figure",
     "summary_length_figure",
     "training_figure",
-    "method_epochs_figure",
+    "method_epochs_figure", "modulation_figure",
     "posthoc_figure",
     "group_metric_figure",
     "similarity_figure",

@@ -124,3 +124,45 @@ def method_epochs_figure(epochs: pd.DataFrame, attribute: str
         fig.update_yaxes(title_text=title, rangemode="tozero")
         return _layout(fig, title[0].upper() + title[1:] + " per epoch")
     return None
+
+
+def modulation_figure(epochs: pd.DataFrame, attribute: str
+                      ) -> go.Figure | None:
+    """MultiFair's gradient modulation per epoch (07): each modality's
+    coefficient :math:`B_m` and applied encoder factor (left), and the
+    group factors :math:`r_{m,g}` from the EMA surrogate AUCs, one colour
+    per group and one dash per modality (right); None when ``epochs``
+    holds none of these columns."""
+    from ..attributes import group_names, group_slug
+    modalities = [c[2:] for c in epochs.columns if c.startswith("B_")]
+    if not modalities:
+        return None
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(
+        "modality coefficient B and encoder factor",
+        f"group factor r per {attribute} group"))
+    dashes = ("solid", "dash", "dot")
+    for i, m in enumerate(modalities):
+        fig.add_scatter(x=epochs["epoch"], y=epochs[f"B_{m}"],
+                        mode="lines+markers", name=f"B {m}",
+                        line=dict(color=OKABE_ITO[i % len(OKABE_ITO)]),
+                        row=1, col=1)
+        if f"factor_{m}" in epochs:
+            fig.add_scatter(x=epochs["epoch"], y=epochs[f"factor_{m}"],
+                            mode="lines+markers", name=f"factor {m}",
+                            line=dict(color=OKABE_ITO[i % len(OKABE_ITO)],
+                                      dash="dash"), row=1, col=1)
+    colors = group_colors(attribute)
+    for j, m in enumerate(modalities):
+        for name in group_names(attribute):
+            column = f"r_{m}_{group_slug(name)}"
+            if column in epochs:
+                fig.add_scatter(x=epochs["epoch"], y=epochs[column],
+                                mode="lines+markers", name=f"{name} ({m})",
+                                line=dict(color=colors[name],
+                                          dash=dashes[j % len(dashes)]),
+                                row=1, col=2)
+    fig.add_hline(y=1, line_dash="dot", line_color="grey", row=1, col=2)
+    fig.update_xaxes(title_text="epoch", dtick=1)
+    fig.update_yaxes(title_text="mean over the epoch's steps", row=1, col=1)
+    fig.update_yaxes(title_text="r (1: no change)", row=1, col=2)
+    return _layout(fig, "Gradient modulation per epoch (MultiFair)")

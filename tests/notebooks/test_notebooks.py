@@ -663,10 +663,86 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
     ({"grid_options": "fair_wieght=1|10"}, ["grid_options names "
                                             "'fair_wieght'"]),
     ({"selection": "test"}, ["Bad value for 'selection'", "dto"]),
+    ({"methods": "clip,multifair", "modalities": "slo+oct"},
+     ["modalities='slo+oct' reads the FairVision data", "remove clip"]),
 ])
 def test_06_rejects_bad_parameters_by_name(tmp_path, parameters, words):
     with pytest.raises(PapermillExecutionError) as err:
         execute("06_compare_methods", tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue
+
+
+# -- 07 --
+def test_07_trains_multifair_beside_its_baselines_and_04_reads_it(
+        tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    text = execute("07_multifair", tmp_path, epochs=1,
+                   summaries="none").read_text()
+    folders = {json.loads((p / "params.json").read_text())["method"]: p
+               for p in (runs / "07_multifair").iterdir()}
+    assert set(folders) == {"multifair", "fusion", "slo_only", "note_only"}
+    for method, folder in folders.items():
+        params = json.loads((folder / "params.json").read_text())
+        assert params["baselines"] == "none" and params["attribute"] == \
+            "gender"
+        metrics = json.loads((folder / "metrics.json").read_text())
+        assert 0 <= metrics["auc"] <= 1 and metrics["trainable_parameters"]
+        for name in ("predictions.npz", "predictions_val.npz",
+                     "by_group.csv", "epochs.csv", "data.json"):
+            assert (folder / name).is_file(), (method, name)
+    epochs = pd.read_csv(folders["multifair"] / "epochs.csv")
+    for column in ("B_slo", "B_note", "factor_slo", "r_note_female",
+                   "priority_rate"):
+        assert epochs[column].notna().all()
+    assert (epochs["factor_slo"] >= 0).all()
+    assert (folders["multifair"] / "figures/modulation.html").is_file()
+    assert "B_slo" not in pd.read_csv(folders["slo_only"] / "epochs.csv")
+    assert "note_only" in text and "ES-AUC" in text
+    # the run folder is a standard one: 04 opens it
+    execute("04_fairness_dashboard", tmp_path, run=str(folders["multifair"]),
+            attribute="gender", posthoc="")
+    [dash] = (runs / "04_fairness_dashboard").iterdir()
+    assert (dash / "by_group.csv").is_file()
+
+
+def test_07_on_slo_and_oct_and_06_reuses_its_runs(tmp_path, monkeypatch):
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    # 07 itself with the OCT pair: MultiFair and plain fusion, seed 0
+    execute("07_multifair", tmp_path, modalities="slo+oct",
+            baselines="fusion", attribute="race", epochs=1)
+    first = {p.name for p in (runs / "07_multifair").iterdir()}
+    assert len(first) == 2
+    # 06 with the same settings reuses them and trains seed 1 only
+    text = execute("06_compare_methods", tmp_path, methods="multifair,fusion",
+                   baseline="fusion", seeds="0,1", epochs=1,
+                   modalities="slo+oct", posthoc="").read_text()
+    assert "SweepResult(4 runs, 2 already complete, 0 failed" in text
+    params = [json.loads((p / "params.json").read_text())
+              for p in (runs / "07_multifair").iterdir()]
+    assert {(p["method"], p["seed"], p["modalities"]) for p in params} == {
+        (m, s, "slo+oct") for m in ("multifair", "fusion") for s in (0, 1)}
+    [run] = (runs / "06_compare_methods").iterdir()
+    diffs = pd.read_csv(run / "comparison.csv")
+    assert set(diffs["method"]) == {"multifair"}
+    assert set(pd.read_csv(run / "table.csv")["n_seeds"]) == {2}
+    for p in (runs / "07_multifair").iterdir():  # OCT columns logged
+        method = json.loads((p / "params.json").read_text())["method"]
+        columns = pd.read_csv(p / "epochs.csv").columns
+        assert ("B_oct" in columns) == (method == "multifair")
+        assert ("r_oct_black" in columns) == (method == "multifair")
+
+
+@pytest.mark.parametrize("parameters, words", [
+    ({"method": "oct_only"}, ["method='oct_only' needs modalities=slo+oct"]),
+    ({"baselines": "fusion,clip"}, ["Bad value in 'baselines': 'clip'"]),
+])
+def test_07_rejects_bad_parameters_by_name(tmp_path, parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute("07_multifair", tmp_path, **parameters)
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
