@@ -201,6 +201,46 @@ def test_differentiable_terms_carry_gradient(smoke):
     assert not torch.allclose(grads["off"], grads["differentiable"])
 
 
+def test_fair_loss_differentiable_moves_the_head_gradient(smoke):
+    bundle, splits = smoke
+    batch = splits["train"].batch(np.arange(64))
+    grads = {}
+    for fair_loss in ("constant", "differentiable"):
+        method = method_on(fnb.create_model("fairnb-tiny", seed=0),
+                           splits["train"], fair_loss=fair_loss, mu_f=50.0)
+        method._priority = lambda *a: True
+        out = method.training_step(batch, 1)
+        out.loss.backward()
+        grads[fair_loss] = method.net.out.weight.grad.clone()
+    assert not torch.allclose(grads["constant"], grads["differentiable"])
+
+
+def test_logged_factors_follow_the_rule_and_the_trigger_sklearn(smoke):
+    bundle, splits = smoke
+    method = method_on(fnb.create_model("fairnb-tiny", seed=0),
+                       splits["train"], tau=0.02)
+    train = splits["train"]
+    for step, start in enumerate(range(0, 192, 64), 1):
+        rows = np.arange(start, start + 64)
+        batch = train.batch(rows)
+        out = method.training_step(batch, step)
+        logs = out.logs
+        # the trigger: the fused scores' group AUC gap, by sklearn
+        with torch.no_grad():
+            _, _, logits = method.forward(batch)
+        p = torch.softmax(logits, 1)[:, 1].numpy()
+        y, race = batch.labels.numpy(), train.groups("race")[rows]
+        aucs = [roc_auc_score(y[race == g], p[race == g]) for g in range(3)
+                if (race == g).sum() >= 2 and len(set(y[race == g])) == 2]
+        assert logs["priority"] == float(len(aucs) >= 2 and max(aucs)
+                                         - min(aucs) > 0.02)
+        for m in ("slo", "note"):
+            want = logs[f"B_{m}"] * 1.2 * (logs[f"R_{m}"] if logs[
+                "priority"] else 1.0)
+            assert logs[f"factor_{m}"] == pytest.approx(max(0.0, want))
+            assert method.factors[m] == logs[f"factor_{m}"]
+
+
 def test_baselines_refuse_modulation():
     with pytest.raises(ValueError, match="without gradient modulation"):
         fnb.make_method("fusion", modulation="dual")
@@ -208,6 +248,38 @@ def test_baselines_refuse_modulation():
     assert fnb.make_method("oct_only").used == ("oct",)
     assert fnb.make_method("fusion", modalities="slo+oct").used == (
         "slo", "oct")
+    with pytest.raises(ValueError, match="use modalities='slo\\+note'"):
+        fnb.make_method("note_only", modalities="slo+oct")
+    with pytest.raises(ValueError, match="not divisible by heads=3"):
+        method_on(fnb.create_model("fairnb-tiny", seed=0),
+                  fnb.load_split(fnb.open_dataset("", preset="smoke",
+                                                  summaries="none"), "val",
+                                 image_size=64, tokenizer=fnb.create_model(
+                                     "fairnb-tiny").tokenizer),
+                  heads=3)
+
+
+def test_configs_refuse_a_modality_a_method_lacks():
+    from fairnb.config import CompareConfig, ConfigError, MultiFairConfig
+    with pytest.raises(ConfigError, match="'note_only' needs modalities="
+                                          "slo\\+note"):
+        MultiFairConfig.create(modalities="slo+oct",
+                               baselines="fusion,note_only")
+    with pytest.raises(ConfigError, match="'oct_only' needs"):
+        CompareConfig.create(methods="multifair,oct_only",
+                             baseline="multifair")
+    with pytest.raises(ConfigError, match="varies 'modalities'"):
+        CompareConfig.create(methods="multifair,fusion",
+                             baseline="fusion",
+                             grid_options="modalities:slo+note|slo+oct")
+    # a tau axis is MultiFair's: fusion gets one cell per seed, not two
+    cells = CompareConfig.create(methods="multifair,fusion",
+                                 baseline="fusion", seeds="0,1",
+                                 grid_options="tau:0.05|0.1",
+                                 preset="smoke").cells()
+    per = pd.Series([c.parameters["method"] for c in cells]).value_counts()
+    assert per["multifair"] == 4 and per["fusion"] == 2
+    assert {c.notebook for c in cells} == {"07_multifair"}
 
 
 def test_multifair_resumes_mid_training_to_the_same_weights(smoke, tmp_path):

@@ -102,6 +102,8 @@ class CompareConfig(NotebookConfig):
                 "modalities='slo+oct' reads the FairVision data, which only "
                 f"the two-modality classifiers ({valid}) train on; remove "
                 f"{', '.join(others)} or use modalities='slo+note'.")
+        from .multimodal import check_modalities
+        check_modalities(methods, self.modalities)
         if self.baseline not in methods:
             raise ConfigError(f"baseline {self.baseline!r} is not one of "
                               f"methods ({', '.join(methods)}); add it or "
@@ -132,6 +134,11 @@ class CompareConfig(NotebookConfig):
         from .multimodal import MultiFairConfig
         from .training import FairCLIPConfig
         axes = parse_axes(self.grid_options)
+        if "modalities" in axes:
+            raise ConfigError(
+                "grid_options varies 'modalities', which changes the data "
+                "(FairVLMed or FairVision); use the modalities parameter and "
+                "one comparison per modality pair.")
         if "bias" in axes:
             raise ConfigError(
                 "grid_options varies 'bias', the planted disparity of the "
@@ -206,6 +213,7 @@ class CompareConfig(NotebookConfig):
         run 07 with ``modalities``, one method per run."""
         from ..methods import method_parameters
         from ..sweep import grid
+        from .multimodal import MODULATION_FIELDS
         fixed = {"preset": self.preset, "keep": "none"}
         if self.epochs:
             fixed["epochs"] = self.epochs
@@ -216,8 +224,11 @@ class CompareConfig(NotebookConfig):
         axes = parse_axes(self.grid_options)
         cells = []
         for m in self.method_list:  # an axis only where the method has it
-            own = {k: v for k, v in axes.items() if k in method_parameters(m)
-                   or k in ("lr", "epochs", "batch_size")}
+            own = {k: v for k, v in axes.items() if (
+                k in method_parameters(m) and not (
+                    m in MULTIMODAL_METHODS and m != "multifair"
+                    and k in MODULATION_FIELDS))
+                or k in ("lr", "epochs", "batch_size")}
             if m in MULTIMODAL_METHODS:
                 cells += grid("07_multifair", method=m, baselines="none",
                               modalities=self.modalities, **own,

@@ -30,6 +30,21 @@ MODULATION_FIELDS = ("modulation", "rho", "lambda_gm", "mu_f", "tau",
                      "kappa", "direction", "fair_loss", "max_factor")
 
 
+#: the one modality each single-modality baseline needs
+ONLY = {"note_only": "note", "oct_only": "oct"}
+
+
+def check_modalities(methods, modalities: str) -> None:
+    """Each single-modality method's modality is in the pair (``note_only``
+    needs ``slo+note``, ``oct_only`` ``slo+oct``)."""
+    for m in methods:
+        needed = ONLY.get(m)
+        if needed and needed not in modalities.split("+"):
+            pair = "slo+note" if needed == "note" else "slo+oct"
+            raise ConfigError(f"method={m!r} needs modalities={pair}; got "
+                              f"{modalities!r}.")
+
+
 @dataclass
 class MultiFairConfig(NotebookConfig):
     """Parameters of ``07_multifair.ipynb``; defaults are the demo preset.
@@ -106,12 +121,7 @@ class MultiFairConfig(NotebookConfig):
         if self.tau <= 0:
             raise ConfigError(f"Parameter 'tau' = {self.tau!r} must be > 0.")
         check_bias(self.bias, self.data_dir)
-        if self.method == "note_only" and self.modalities != "slo+note" or (
-                self.method == "oct_only" and self.modalities != "slo+oct"):
-            raise ConfigError(
-                f"method={self.method!r} needs modalities="
-                f"{'slo+note' if self.method == 'note_only' else 'slo+oct'}"
-                f"; got {self.modalities!r}.")
+        check_modalities([self.method], self.modalities)
         if self.modalities == "slo+oct" and self.summaries:
             raise ConfigError("summaries= is for modalities='slo+note'; the "
                               "FairVision data have no notes.")
@@ -120,6 +130,7 @@ class MultiFairConfig(NotebookConfig):
                 raise ConfigError(
                     f"Bad value in 'baselines': {m!r}. Valid: auto, none, "
                     f"or of {', '.join(MULTIMODAL_METHODS)}.")
+        check_modalities(self.baseline_list, self.modalities)
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             self.pretrained = str(resolve(self.pretrained))

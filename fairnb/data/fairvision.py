@@ -160,7 +160,11 @@ class FairVision:
         path = self._path(id)
         with np.load(path) as npz:
             volume = np.asarray(npz[OCT])
-        return np.stack([_as_uint8(s, path) for s in volume])
+        try:  # one rule for the whole volume (floats <= 1: [0, 1])
+            flat = _as_uint8(volume.reshape(-1, volume.shape[-1]), path)
+        except DatasetError as exc:
+            raise DatasetError(str(exc).replace(SLO, OCT)) from None
+        return flat.reshape(volume.shape)
 
 
 def _split_folder(root: Path, split: str) -> Path:

@@ -44,13 +44,22 @@ weight gradient in closed form, :math:`g = (\mathrm{softmax}(o) -
 differentiable, with no double backward); ``fair_loss="differentiable"``
 takes F from the surrogate AUCs of the *fused* scores, with gradient.
 
+When no modality's auxiliary AUC moved in a step (a batch with one
+class, or a flat modality), :math:`B_m` is 0 for every modality that did
+not move either way: as released, such a step leaves those encoders
+unchanged (a modality that never moves takes the whole share, the other
+gets about none).
+
 Generalised beyond the released code: any attribute and number of groups
 (Unknown is left out of the group terms), the trigger is the largest
 minus the smallest group AUC. Differences from the released code, kept
 on purpose: z_m is the main forward's, detached (the released code runs
 a second no-grad forward); the auxiliary heads step with the main
 optimizer step, on the gradient of their own cross-entropy, and their
-gradient counts in the run's global gradient-norm clip.
+gradient counts in the run's global gradient-norm clip. Under fairnb's
+engine the schedule is warm-up and cosine decay (released: a constant rate
+with ReduceLROnPlateau, which does not fire in 10 epochs) and images are
+not augmented (released: flips and ColorJitter).
 
 References
 ----------
@@ -179,9 +188,13 @@ class MultimodalNet(nn.Module):
             nn.Linear(w, dim), nn.LayerNorm(dim), nn.Dropout(dropout))
             for m, w in widths.items()})
         self.fusion = None
+        if fuse and dim % heads:
+            raise ValueError(f"The fusion width dim={dim} is not divisible "
+                             f"by heads={heads}; choose heads dividing it "
+                             "(e.g. 8 for 256, 4 for 128).")
         if fuse:
             layer = nn.TransformerEncoderLayer(
-                dim, heads if dim % heads == 0 else 1, 4 * dim, dropout,
+                dim, heads, 4 * dim, dropout,
                 activation="gelu", batch_first=True)
             self.fusion = nn.TransformerEncoder(layer, layers,
                                                 enable_nested_tensor=False)
@@ -335,8 +348,9 @@ class MultiFair(Method):
         widths = {}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(context.seed)
+            device = next(model.visual.parameters()).device
             probe = torch.zeros(1, 3, context.bundle.image_size,
-                                context.bundle.image_size)
+                                context.bundle.image_size, device=device)
             with torch.no_grad():
                 visual_width = int(model.visual.eval()(probe).shape[-1])
             for m in self.used:
@@ -583,10 +597,10 @@ class MultiFair(Method):
     @torch.no_grad()
     def score(self, data, *, device="cpu", batch_size: int = 256):
         """The fused head's p(glaucoma) on a split; ``similarity`` is the
-        cosine between the first two modality embeddings (0 with one)."""
-        from ..devices import resolve_device
+        cosine between the first two modality embeddings (0 with one).
+        Runs where the engine put the modules (``device`` is accepted for
+        the common signature)."""
         from ..evaluate import Predictions
-        device = resolve_device(device)
         scores, sims = [], []
         for start in range(0, len(data), batch_size):
             batch = data.batch(np.arange(start, min(start + batch_size,
@@ -640,6 +654,13 @@ class Unimodal(MultiFair):
     MODALITY = "slo"
 
     def __init__(self, *, modalities: str = "slo+note", **options):
+        pair = MODALITY_PAIRS.get(modalities, ())
+        if pair and self.MODALITY not in pair:
+            fix = "slo+note" if self.MODALITY == "note" else "slo+oct"
+            raise ValueError(
+                f"{self.MODALITY}_only reads the {self.MODALITY} modality, "
+                f"which modalities={modalities!r} does not have; use "
+                f"modalities={fix!r}.")
         super().__init__(modalities=modalities,
                          **_unmodulated(self.MODALITY + "_only", options))
 
