@@ -437,3 +437,35 @@ def test_oct_stand_in_plants_the_documented_disparity(tmp_path):
     again = make_synthetic_oct(tmp_path / "oct2", n=120, seed=3)
     first = sorted((root / "train").iterdir())[0]
     assert first.read_bytes() == (again / "train" / first.name).read_bytes()
+
+
+def test_comparison_table_reads_each_runs_metrics():
+    from pathlib import Path
+
+    from fairnb.multimodal import TrainedRun, comparison_table
+    runs = [TrainedRun(m, type("R", (), {"path": Path(f"/x/{m}")})(), None,
+                       None, {"auc": a, "es_auc_gender": e,
+                              "auc_gender_female": f, "auc_gender_male": 0.9,
+                              "dpd_gender": 0.1, "deodds_gender": 0.2,
+                              "best_epoch": 3})
+            for m, a, e, f in (("multifair", 0.91, 0.88, 0.87),
+                               ("fusion", 0.8, 0.7, 0.75))]
+    table = comparison_table(runs, "gender").set_index("method")
+    assert table.loc["fusion", "AUC"] == 0.8
+    assert table.loc["multifair", "ES-AUC"] == 0.88
+    assert table.loc["multifair", "AUC Female"] == 0.87
+    assert table.loc["fusion", "run"] == "fusion"
+
+
+def test_modulation_figure_draws_what_the_epochs_logged():
+    epochs = pd.DataFrame({"epoch": [1, 2], "B_slo": [0.4, 0.6],
+                           "B_note": [0.6, 0.4], "factor_slo": [0.5, 0.7],
+                           "r_slo_female": [1.1, 1.0],
+                           "r_slo_male": [0.9, 1.0]})
+    fig = fnb.plots.modulation_figure(epochs, "gender")
+    names = {t.name: list(t.y) for t in fig.data}
+    assert names["B slo"] == [0.4, 0.6] and names["B note"] == [0.6, 0.4]
+    assert names["factor slo"] == [0.5, 0.7]
+    assert names["Female (slo)"] == [1.1, 1.0]
+    assert "factor note" not in names
+    assert fnb.plots.modulation_figure(epochs[["epoch"]], "gender") is None

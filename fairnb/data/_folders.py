@@ -40,7 +40,8 @@ def _sibling(root: Path, tag: str) -> Path:
     return path
 
 
-def _replace(tmp: Path, root: Path, params: dict) -> None:
+def _replace(tmp: Path, root: Path, params: dict,
+             marker: str = "data_summary.csv") -> None:
     """Move ``tmp`` to ``root``, swapping out any old dataset."""
     old = _sibling(root, "old") if root.exists() else None
     if old is not None:
@@ -49,19 +50,21 @@ def _replace(tmp: Path, root: Path, params: dict) -> None:
         os.rename(tmp, root)
     except OSError:
         # Another process finished the same dataset meanwhile: use theirs.
-        if not _is_complete(root, params):
+        if not _is_complete(root, params, marker):
             raise
     if old is not None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _is_complete(root: Path, params: dict | None = None) -> bool:
-    """True when ``root`` is a finished synthetic dataset (of ``params``)."""
+def _is_complete(root: Path, params: dict | None = None,
+                 marker: str = "data_summary.csv") -> bool:
+    """True when ``root`` is a finished synthetic dataset (of ``params``):
+    its ``synthetic.json`` and the generator's last file ``marker``."""
     try:
         found = json.loads((root / "synthetic.json").read_text())
     except (OSError, ValueError):
         return False
-    ok = (root / "data_summary.csv").is_file()
+    ok = (root / marker).is_file()
     return ok and (params is None or found == params)
 
 

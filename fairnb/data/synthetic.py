@@ -270,8 +270,7 @@ paper. Did you mean 'smoke'?
     """
     check_choice("preset", preset, list(PRESET_SIZES))
     planted = Bias.scaled(bias)
-    suffix = "" if float(bias) == 1.0 else f"-bias{float(bias):g}"
-    root = data_dir() / f"synthetic-{preset}-seed{seed}{suffix}"
+    root = cached_root("synthetic", preset, seed=seed, bias=bias)
     params = _params(PRESET_SIZES[preset], seed, planted)
     if not _is_complete(root, params):
         make_synthetic(root, n=PRESET_SIZES[preset], seed=seed,
@@ -280,6 +279,19 @@ paper. Did you mean 'smoke'?
 
 
 # Folders ---------------------------------------------------------------------
+def cached_root(name: str, preset: str, *, seed: int, bias: float) -> Path:
+    """``data_dir() / "<name>-<preset>-seed<seed>"``, with ``-bias<level>``
+    for a planted-disparity level other than the default 1.
+
+    Examples
+    --------
+    >>> cached_root("synthetic", "demo", seed=0, bias=2).name
+    'synthetic-demo-seed0-bias2'
+    """
+    suffix = "" if float(bias) == 1.0 else f"-bias{float(bias):g}"
+    return data_dir() / f"{name}-{preset}-seed{seed}{suffix}"
+
+
 def _params(n: int, seed: int, bias: Bias,
             assessment_first: float = ASSESSMENT_FIRST) -> dict:
     return {"generator": __name__, "version": VERSION, "n": n,

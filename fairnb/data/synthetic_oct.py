@@ -37,10 +37,16 @@ from pathlib import Path
 import numpy as np
 
 from ..attributes import check_choice
-from ..paths import data_dir, resolve
-from ._folders import _check_target, _replace, _save_npz, _sibling
+from ..paths import resolve
+from ._folders import (
+    _check_target,
+    _is_complete,
+    _replace,
+    _save_npz,
+    _sibling,
+)
 from ._images import render_image, total_deviation
-from .synthetic import Bias, _draw_table
+from .synthetic import Bias, _draw_table, cached_root
 
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 1200, "paper": 10000}
 VERSION = 1
@@ -48,6 +54,8 @@ VERSION = 1
 N_SLICES, SCAN_SHAPE = 12, (64, 96)
 #: speckle sigma per unit of the SLO image noise
 NOISE_FACTOR = 3.0
+#: written last: a folder with it (and synthetic.json) is complete
+TRUTH = "synthetic_truth.csv"
 _FOLDER = {"training": "train", "validation": "val", "test": "test"}
 
 
@@ -111,14 +119,6 @@ def _params(n: int, seed: int, bias: Bias) -> dict:
             "scan_shape": list(SCAN_SHAPE)}
 
 
-def _is_complete(root: Path, params: dict) -> bool:
-    try:
-        found = json.loads((root / "synthetic.json").read_text())
-    except (OSError, ValueError):
-        return False
-    return found == params and (root / "synthetic_truth.csv").is_file()
-
-
 def make_synthetic_oct(root: str | os.PathLike, *, n: int = 1200,
                        seed: int = 0, bias: Bias | None = None,
                        overwrite: bool = False) -> Path:
@@ -143,10 +143,9 @@ def make_synthetic_oct(root: str | os.PathLike, *, n: int = 1200,
             _write_sample(tmp, row, seed, bias)
         table["folder"] = table["split"].map(_FOLDER)
         table[["filename", "folder", "cdr", "rnfl", "bias_group"]].to_csv(
-            tmp / "synthetic_truth.csv", index=False)
+            tmp / TRUTH, index=False)
         (tmp / "synthetic.json").write_text(json.dumps(params, indent=2))
-        (tmp / "data_summary.csv").write_text("")  # marks a finished folder
-        _replace(tmp, root, params)
+        _replace(tmp, root, params, TRUTH)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root
@@ -184,10 +183,9 @@ def ensure_synthetic_oct(preset: str = "demo", *, seed: int = 0,
     for another planted-disparity level), made on first use."""
     check_choice("preset", preset, list(PRESET_SIZES))
     planted = Bias.scaled(bias)
-    suffix = "" if float(bias) == 1.0 else f"-bias{float(bias):g}"
-    root = data_dir() / f"synthetic-oct-{preset}-seed{seed}{suffix}"
+    root = cached_root("synthetic-oct", preset, seed=seed, bias=bias)
     params = _params(PRESET_SIZES[preset], seed, planted)
-    if not _is_complete(root, params):
+    if not _is_complete(root, params, TRUTH):
         make_synthetic_oct(root, n=PRESET_SIZES[preset], seed=seed,
                            bias=planted, overwrite=True)
     return root

@@ -149,21 +149,33 @@ def cache_images(ds, split: str, *, image_size: int, cache_dir=None,
         raise ValueError(f"image_size must be a positive int, got "
                          f"{image_size!r}.")
     ids = ds.metadata(split)["id"].tolist()
+    images = _cached(ds, split, f"{image_size}px", ids,
+                     _cache_key(ds, split, image_size),
+                     lambda: _build(ds, ids, split, image_size,
+                                    workers or _default_workers()),
+                     cache_dir)
+    return ids, images
+
+
+def _cached(ds, split: str, what: str, ids: list[str], key: str, build,
+            cache_dir) -> torch.Tensor:
+    """The tensor cached for ``ds``'s ``split`` under ``what`` (a file
+    per dataset folder, split and ``what``), rebuilt by ``build()`` when
+    the file is missing, damaged or of another ``key`` or ``ids``."""
     tag = hashlib.sha256(str(ds.root).encode()).hexdigest()[:8]
     folder = Path(cache_dir) if cache_dir else data_dir() / "cache"
-    path = folder / f"{ds.root.name}-{split}-{image_size}px-{tag}.pt"
-    key = _cache_key(ds, split, image_size)
+    path = folder / f"{ds.root.name}-{split}-{what}-{tag}.pt"
     if path.is_file():
         try:
             saved = torch.load(path, weights_only=True)
             if saved["key"] == key and saved["ids"] == ids:
-                return ids, saved["images"]
+                return saved["tensor" if "tensor" in saved else "images"]
         except Exception as exc:  # a damaged cache is rebuilt, not fatal
-            warnings.warn(f"Rebuilding unreadable image cache {path}: {exc}",
-                          stacklevel=2)
-    images = _build(ds, ids, split, image_size, workers or _default_workers())
-    save_checkpoint(path, {"key": key, "ids": ids, "images": images})
-    return ids, images
+            warnings.warn(f"Rebuilding unreadable cache {path}: {exc}",
+                          stacklevel=3)
+    tensor = build()
+    save_checkpoint(path, {"key": key, "ids": ids, "tensor": tensor})
+    return tensor
 
 
 @dataclass
@@ -255,24 +267,13 @@ def cache_volumes(ds, split: str, *, image_size: int, n_slices: int,
     uint8 ``(N, n_slices, image_size, image_size)`` in
     ``ds.metadata(split)`` order."""
     ids = ds.metadata(split)["id"].tolist()
-    tag = hashlib.sha256(str(ds.root).encode()).hexdigest()[:8]
-    folder = Path(cache_dir) if cache_dir else data_dir() / "cache"
-    path = folder / (f"{ds.root.name}-{split}-oct{n_slices}x{image_size}px"
-                     f"-{tag}.pt")
-    key = _cache_key(ds, split, image_size) + f"-oct{n_slices}"
-    if path.is_file():
-        try:
-            saved = torch.load(path, weights_only=True)
-            if saved["key"] == key and saved["ids"] == ids:
-                return saved["volumes"]
-        except Exception as exc:  # a damaged cache is rebuilt, not fatal
-            warnings.warn(f"Rebuilding unreadable volume cache {path}: "
-                          f"{exc}", stacklevel=2)
-    volumes = torch.from_numpy(np.stack([preprocess_volume(
-        ds.load_volume(i), image_size=image_size, n_slices=n_slices)
-        for i in tqdm(ids, desc=f"caching {split} volumes", unit="vol")]))
-    save_checkpoint(path, {"key": key, "ids": ids, "volumes": volumes})
-    return volumes
+    return _cached(
+        ds, split, f"oct{n_slices}x{image_size}px", ids,
+        _cache_key(ds, split, image_size) + f"-oct{n_slices}",
+        lambda: torch.from_numpy(np.stack([preprocess_volume(
+            ds.load_volume(i), image_size=image_size, n_slices=n_slices)
+            for i in tqdm(ids, desc=f"caching {split} volumes",
+                          unit="vol")])), cache_dir)
 
 
 def default_texts(meta, *, max_chars: int | None = 180) -> list[str]:

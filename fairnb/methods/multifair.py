@@ -311,6 +311,7 @@ class MultiFair(Method):
                              f"{max_factor}.")
         self.net: MultimodalNet | None = None
         self.oct: OCTEncoder | None = None
+        self._encoders = None
         self.reset_state()
 
     @staticmethod
@@ -344,6 +345,7 @@ class MultiFair(Method):
     def setup(self, context) -> None:
         super().setup(context)
         self.reset_state()
+        self._encoders = None
         model = context.model
         widths = {}
         with torch.random.fork_rng(devices=[]):
@@ -378,7 +380,13 @@ class MultiFair(Method):
 
     def encoder_parameters(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
         """Modality -> the parameters of its encoder (the tensors the
-        gradient modulation scales, listed explicitly)."""
+        gradient modulation scales, listed explicitly; built once per
+        setup, since ``before_step`` reads them every step)."""
+        if self._encoders is None:
+            self._encoders = self._list_encoders()
+        return self._encoders
+
+    def _list_encoders(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
         model = self.context.model
         out = {}
         for m in self.used:
