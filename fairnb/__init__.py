@@ -22,6 +22,7 @@ _NAMES = {
     "ExploreConfig": "config", "FairCLIPConfig": "config",
     "SummarizeConfig": "config", "CompareConfig": "config",
     "ProbeConfig": "config", "MultiFairConfig": "config",
+    "DualFairVLConfig": "config", "frozen_backbone": "backbones",
     "Bias": "data", "DatasetError": "data", "ensure_synthetic": "data",
     "make_synthetic": "data", "open_dataset": "sources",
     "read_dataset": "data",
@@ -37,7 +38,7 @@ _NAMES = {
     "History": "engine", "TrainSettings": "engine", "train": "engine",
     "LiveCurves": "callbacks",
 }
-_MODULES = ("attributes", "callbacks", "checkpoints", "choices",
+_MODULES = ("attributes", "backbones", "callbacks", "checkpoints", "choices",
             "comparison", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
             "environment", "features", "probes",
@@ -46,7 +47,7 @@ _MODULES = ("attributes", "callbacks", "checkpoints", "choices",
             "paths",
             "plots", "posthoc", "predictions", "preflight", "protocols",
             "run_status",
-            "runs", "selection", "sources", "summarize", "summary_quality",
+            "runs", "selection", "shifts", "sources", "summarize", "summary_quality",
             "sweep",
             "tokens", "uncertainty")
 

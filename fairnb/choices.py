@@ -16,6 +16,9 @@ SAMPLERS = ("auto", "plain", "balanced")
 OPTIMIZERS = ("adamw", "official")
 SCHEDULES = ("cosine", "constant")
 EVAL_MASKS = ("all", "official")
+#: acquisition conditions of a split (:mod:`fairnb.data.shift`); "source"
+#: is the data as stored
+CONDITIONS = ("source", "low_contrast", "blur", "noise", "device_b")
 SELECTIONS = ("val", "test")
 #: checkpoints a finished 03 run keeps (last.pt only serves to resume)
 KEEP_CHECKPOINTS = ("best", "last", "both", "none")
@@ -41,3 +44,5 @@ MULTIFAIR_RELEASED = {
                  "kappa": 0.5},
     "slo+oct": {"dim": 128, "heads": 4, "layers": 2, "tau": 0.04,
                 "kappa": 0.3}}
+#: 08: prompt-learning methods on a frozen backbone
+PROMPT_METHODS = ("dualfairvl",)

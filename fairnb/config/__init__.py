@@ -32,6 +32,7 @@ from .notebooks import (
                    parse_splits,
 )
 from .probing import ProbeConfig
+from .prompting import DualFairVLConfig
 from .training import (
                    METHOD_FIELDS,
                    FairCLIPConfig,
@@ -43,10 +44,10 @@ from .training import (
 CONFIGS: dict[str, type[NotebookConfig]] = {
     c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
                             DashboardConfig, ProbeConfig, CompareConfig,
-                            MultiFairConfig)}
+                            MultiFairConfig, DualFairVLConfig)}
 
 __all__ = ["ATTRIBUTES", "CONFIGS", "CompareConfig", "ConfigError",
-           "DashboardConfig",
+           "DashboardConfig", "DualFairVLConfig",
            "ExploreConfig", "FairCLIPConfig", "METHOD_FIELDS",
            "MultiFairConfig",
            "NotebookConfig", "OPTIMIZERS", "PRESETS", "ProbeConfig",

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from ..attributes import ATTRIBUTES, check_choice
 from ..choices import (
     BACKENDS,
+    CONDITIONS,
     DEVICES,
     DISTANCES,
     EVAL_MASKS,
@@ -110,7 +111,9 @@ class FairCLIPConfig(NotebookConfig):
         "protocol": tuple(PROTOCOLS), "trainable": TRAINABLE,
         "sampler": SAMPLERS, "schedule": SCHEDULES,
         "eval_mask": EVAL_MASKS, "selection": SELECTIONS,
-        "backend": BACKENDS, "keep": KEEP_CHECKPOINTS}
+        "backend": BACKENDS, "keep": KEEP_CHECKPOINTS,
+        "train_condition": CONDITIONS,
+        "test_condition": ("",) + CONDITIONS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"epochs": 2, "batch_size": 32, "keep": "none"},
         # ViT-B/16 + OpenAI weights, the released code's protocol and
@@ -135,6 +138,8 @@ class FairCLIPConfig(NotebookConfig):
     trainable: str = "all"
     data_dir: str = ""
     bias: float = 1.0
+    train_condition: str = "source"
+    test_condition: str = ""
     summaries: str = ""
     protocol: str = "fairnb"
     epochs: int = 6
@@ -214,6 +219,14 @@ class FairCLIPConfig(NotebookConfig):
                 f"method_options {sorted(unknown)} are not options of "
                 f"method {self.method!r}; its options: "
                 f"{', '.join(method_parameters(self.method))}.")
+
+    def condition(self, split: str) -> str:
+        """The acquisition condition of ``split`` (:mod:`fairnb.data.shift`):
+        Training and Validation (selection stays in distribution) take
+        ``train_condition``, Test ``test_condition`` (empty: the same)."""
+        if split == "test" and self.test_condition:
+            return self.test_condition
+        return self.train_condition
 
     def weights(self) -> dict[str, float]:
         """Attribute weights of the fairness term."""

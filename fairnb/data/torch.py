@@ -208,12 +208,15 @@ class SplitData:
     attributes: torch.Tensor  # int64 (N, len(ATTRIBUTES))
     split: str
     volumes: torch.Tensor | None = None  # uint8 (N, K, S, S): OCT B-scans
+    condition: str = "source"  # acquisition condition (fairnb.data.shift)
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def __repr__(self) -> str:
-        return (f"SplitData(split={self.split!r}, n={len(self)}, "
+        shift = "" if self.condition == "source" else \
+            f"condition={self.condition!r}, "
+        return (f"SplitData(split={self.split!r}, n={len(self)}, {shift}"
                 f"image_size={self.images.shape[-1]}, "
                 f"context_length={self.tokens.shape[-1]})")
 
@@ -290,7 +293,7 @@ def default_texts(meta, *, max_chars: int | None = 180) -> list[str]:
 def load_split(ds, split: str, *, image_size: int, tokenizer,
                texts: list[str] | None = None, max_chars: int | None = 180,
                cache_dir=None, workers: int | None = None,
-               n_slices: int = 0) -> SplitData:
+               n_slices: int = 0, condition: str = "source") -> SplitData:
     """Cached images, tokenised texts, labels and attributes of a split.
 
     Parameters
@@ -312,7 +315,13 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
         With a dataset that has OCT volumes (``ds.load_volume``,
         :class:`fairnb.data.fairvision.FairVision`), this many B-scans
         per sample (:func:`cache_volumes`) in ``volumes``; 0: none.
+    condition : str
+        The acquisition condition of the images
+        (:func:`fairnb.data.shift.apply_condition`; ``"source"``: as
+        stored), applied after the cache.
     """
+    from .shift import apply_condition, check_condition
+    check_condition(condition)
     if n_slices and not hasattr(ds, "load_volume"):
         raise ValueError(
             f"n_slices={n_slices} asks for OCT B-scans, but {ds!r} has no "
@@ -326,6 +335,7 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
                          f"split has {len(meta)} samples. Pass one each.")
     ids, images = cache_images(ds, split, image_size=image_size,
                                cache_dir=cache_dir, workers=workers)
+    images = apply_condition(images, condition, ids=ids)
     return SplitData(
         ids=ids, texts=list(texts), images=images,
         tokens=torch.as_tensor(tokenizer(list(texts)), dtype=torch.long),
@@ -333,7 +343,7 @@ def load_split(ds, split: str, *, image_size: int, tokenizer,
         attributes=torch.tensor(meta[list(ATTRIBUTES)].to_numpy(np.int64)),
         split=split, volumes=cache_volumes(
             ds, split, image_size=image_size, n_slices=n_slices,
-            cache_dir=cache_dir) if n_slices else None)
+            cache_dir=cache_dir) if n_slices else None, condition=condition)
 
 
 def to_model_input(images: torch.Tensor, *, mean, std, device=None,

@@ -45,6 +45,9 @@ from .summaries import retention_figure, summary_length_figure
 from .training import (
     group_metric_figure,
     method_epochs_figure,
+    anchor_figure,
+    condition_figure,
+    loss_terms_figure,
     modulation_figure,
     similarity_figure,
     training_figure,
@@ -70,6 +73,7 @@ __all__ = [
     "summary_length_figure",
     "training_figure",
     "method_epochs_figure", "modulation_figure",
+    "anchor_figure", "condition_figure", "loss_terms_figure",
     "posthoc_figure",
     "group_metric_figure",
     "similarity_figure",

@@ -166,3 +166,59 @@ def modulation_figure(epochs: pd.DataFrame, attribute: str
     fig.update_yaxes(title_text="mean over the epoch's steps", row=1, col=1)
     fig.update_yaxes(title_text="r (1: no change)", row=1, col=2)
     return _layout(fig, "Gradient modulation per epoch (MultiFair)")
+
+
+def loss_terms_figure(steps: pd.DataFrame, terms, *, window: int = 10
+                      ) -> go.Figure | None:
+    """Each logged loss term per step (a running mean over ``window``
+    steps, raw values faint), one panel per term: 08's curves per loss
+    term. None when ``steps`` has none of ``terms``."""
+    terms = [t for t in terms if t in steps.columns]
+    if not terms:
+        return None
+    fig = make_subplots(rows=1, cols=len(terms), subplot_titles=terms)
+    for i, term in enumerate(terms):
+        color = OKABE_ITO[i % len(OKABE_ITO)]
+        fig.add_scatter(x=steps["step"], y=steps[term], mode="lines",
+                        opacity=0.3, line=dict(color=color),
+                        showlegend=False, row=1, col=i + 1)
+        fig.add_scatter(x=steps["step"], y=steps[term].rolling(
+            window, min_periods=1).mean(), mode="lines", name=term,
+            line=dict(color=color), row=1, col=i + 1)
+        fig.update_xaxes(title_text="step", row=1, col=i + 1)
+    return _layout(fig, "Loss terms per step (running mean)")
+
+
+def anchor_figure(cosines: pd.DataFrame) -> go.Figure:
+    """Heatmap of the cosines between target anchors (rows) and
+    sensitive anchors (columns): near 0 everywhere is the orthogonality
+    the method asks for."""
+    fig = go.Figure(go.Heatmap(
+        z=cosines.to_numpy(), x=list(cosines.columns),
+        y=list(cosines.index), zmin=-1, zmax=1, colorscale="RdBu",
+        text=np.round(cosines.to_numpy(), 3), texttemplate="%{text}",
+        colorbar=dict(title="cos")))
+    return _layout(fig, "Target vs sensitive text anchors (cosine)",
+                   xaxis_title="sensitive anchor (group)",
+                   yaxis_title="target anchor (class)")
+
+
+def condition_figure(table: pd.DataFrame, attribute: str) -> go.Figure:
+    """Group AUCs of ``attribute`` per acquisition condition (a
+    :func:`fairnb.shifts.condition_table`), grouped bars, overall AUC as
+    a marker: how fairness holds up under a shift."""
+    from ..attributes import group_names
+    colors = group_colors(attribute)
+    fig = go.Figure()
+    for name in group_names(attribute):
+        column = f"AUC {name}"
+        if column in table:
+            fig.add_bar(x=table["condition"], y=table[column], name=name,
+                        marker_color=colors.get(name, UNKNOWN_COLOR))
+    fig.add_scatter(x=table["condition"], y=table["AUC"], mode="markers",
+                    marker=dict(symbol="diamond", size=11, color="black"),
+                    name="overall")
+    return _layout(fig, f"AUC by {attribute} group per acquisition "
+                   "condition (Test)", barmode="group",
+                   xaxis_title="condition", yaxis_title="AUC (0-1)",
+                   yaxis_range=[0, 1])
