@@ -11,7 +11,7 @@ PRESET ?= demo
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo compare multifair test lab bench lint clean-runs
+.PHONY: setup demo compare multifair dualfairvl test lab bench lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -30,6 +30,9 @@ compare: setup  ## 06: a grid of 03 runs over seeds and its comparison (about 10
 
 multifair: setup  ## 07: MultiFair beside plain fusion and each modality alone, SLO + note (about 5 min on 2 cores)
 	$(PY) -m fairnb.series multimodal --preset $(PRESET)
+
+dualfairvl: setup  ## 08: DualFairVL (reconstructed) on a frozen CLIP, in and out of distribution (about 2 min on 2 cores)
+	$(PY) -m fairnb.series prompting --preset $(PRESET)
 
 test: setup  ## the whole test suite (notebooks executed by papermill, smoke)
 	$(PY) -m pytest

@@ -47,7 +47,8 @@ _MODULES = ("attributes", "backbones", "callbacks", "checkpoints", "choices",
             "paths",
             "plots", "posthoc", "predictions", "preflight", "protocols",
             "run_status",
-            "runs", "selection", "shifts", "sources", "summarize", "summary_quality",
+            "runs", "selection", "shifts", "sources", "summarize",
+            "summary_quality",
             "sweep",
             "tokens", "uncertainty")
 

@@ -56,13 +56,15 @@ def frozen_backbone(bundle, train, val, *, epochs: int, seed: int = 0,
     import torch
 
     from .checkpoints import save_checkpoint
-    from .engine import TrainSettings, train as run_training
+    from .engine import TrainSettings
+    from .engine import train as run_training
     from .methods import make_method
     from .paths import data_dir
     folder = Path(cache_dir) if cache_dir else data_dir() / "cache" / \
         "backbones"
-    path = folder / f"{bundle.name}-clip{epochs}-seed{seed}-" \
-        f"{_key(bundle, train, epochs=epochs, seed=seed, lr=lr, batch_size=batch_size)}.pt"
+    key = _key(bundle, train, epochs=epochs, seed=seed, lr=lr,
+               batch_size=batch_size)
+    path = folder / f"{bundle.name}-clip{epochs}-seed{seed}-{key}.pt"
     if path.is_file():
         try:
             saved = torch.load(path, weights_only=True, map_location="cpu")

@@ -62,6 +62,15 @@ def _value(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
+def _condition(params: dict, key: str, defaults: dict):
+    """A run's value of the data condition ``key``; an empty
+    ``test_condition`` (Test as trained) reads as the training condition."""
+    value = params.get(key, defaults.get(key))
+    if key == "test_condition" and not value:
+        return params.get("train_condition", "source")
+    return value
+
+
 def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = (),
             conditions: Sequence[str] = ()) -> pd.DataFrame:
     """One row per 03 run folder: ``run``, ``method``, ``seed``,
@@ -82,7 +91,7 @@ def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = (),
                    metrics.items() if isinstance(v, (int, float, type(None)))
                    and k != "schema_version"}
         setting = ",".join(f"{k}={params.get(k)}" for k in axes)
-        condition = ",".join(f"{k}={_value(params.get(k, defaults.get(k)))}"
+        condition = ",".join(f"{k}={_value(_condition(params, k, defaults))}"
                              for k in conditions)
         rows.append({"run": str(path), "method": params["method"],
                      "seed": int(params["seed"]),

@@ -8,6 +8,9 @@ A thin layer over ``open_clip.create_model_and_transforms`` and
   tower (layers 1-1-1-1, width 16, 64 px) and a 4-layer, 128-wide text
   transformer. It learns the synthetic task in a few CPU minutes; a tiny
   ViT tower does not (shared/research/feasibility.md §5).
+- ``fairnb-tiny-vit``: a 4-layer, 128-wide ViT image tower (8 px patches)
+  with the same text tower, for what needs a ViT on a CPU (deep visual
+  prompts, 08).
 - any open_clip name with a ``pretrained`` tag, e.g. ``ViT-B-16`` +
   ``openai`` (loaded as the QuickGELU variant the OpenAI weights need);
 - a local checkpoint file: open_clip formats, official FairCLIP

@@ -23,6 +23,9 @@ SERIES = {
     # the two-modality classifiers: MultiFair beside its baselines
     # (make multifair)
     "multimodal": ("07_multifair",),
+    # prompt learning on a frozen CLIP, in and out of distribution
+    # (make dualfairvl)
+    "prompting": ("08_dualfairvl",),
 }
 
 

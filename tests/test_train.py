@@ -1,8 +1,5 @@
-import json
 import math
-import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -219,65 +216,6 @@ def test_clip_trains_on_plain_batches_fairclip_on_group_batches(smoke):
     group = engine._Engine(fresh(bundle), plus, data["train"], settings(),
                            None)
     assert type(group.sampler).__name__ == "MultiGroupBatchSampler"
-
-
-RESUME_SCRIPT = textwrap.dedent('''
-    import os, signal, sys
-    import fairnb as fnb
-    from fairnb.callbacks import Callback
-
-    root, kill = sys.argv[1], sys.argv[2] == "kill"
-    cfg = fnb.FairCLIPConfig.create(preset="smoke", epochs=3,
-                                    group_source="separate",
-                                    summaries="none", device="cpu")
-    run = fnb.start_run(cfg, root=root, resume=True)
-    ds = fnb.open_dataset(preset="smoke", summaries="none")
-    bundle = fnb.create_model("fairnb-tiny", seed=cfg.seed)
-    data = {s: fnb.load_split(ds, s, image_size=bundle.image_size,
-                              tokenizer=bundle.tokenizer)
-            for s in ("train", "val", "test")}
-    method = fnb.make_method(cfg.method, **cfg.method_kwargs())
-
-    class Kill(Callback):
-        def on_step(self, history):
-            row = history.steps[-1]
-            if kill and row["epoch"] == 2 and row["step"] == 10:
-                os.kill(os.getpid(), signal.SIGKILL)
-
-    history = fnb.train(bundle, method, data["train"], data["val"],
-                        settings=cfg.train_settings(), run=run, resume=True,
-                        callbacks=[Kill()])
-    metrics = method.score(data["test"]).metrics()
-    metrics.update(best_epoch=history.best_epoch, n_steps=len(history.steps),
-                   loss_sum=sum(s["loss"] for s in history.steps))
-    run.write_metrics(metrics)
-    print("RUN", run.path, run.resumed)
-''')
-
-
-def test_a_killed_run_resumes_to_the_same_metrics(tmp_path):
-    script = tmp_path / "resume.py"
-    script.write_text(RESUME_SCRIPT)
-
-    def go(root, mode):
-        return subprocess.run([sys.executable, str(script), str(root), mode],
-                              capture_output=True, text=True, timeout=600)
-
-    whole = go(tmp_path / "a", "whole")
-    assert whole.returncode == 0, whole.stderr[-2000:]
-    killed = go(tmp_path / "b", "kill")
-    assert killed.returncode == -9  # SIGKILL mid-epoch 2
-    [folder] = (tmp_path / "b" / "03_fairclip").iterdir()
-    assert not (folder / "metrics.json").exists()
-    last = torch.load(folder / "checkpoints/last.pt", weights_only=True)
-    assert last["epoch"] == 1 and last["method_state"]["queues"]
-    resumed = go(tmp_path / "b", "resume")
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"RUN {folder} True" in resumed.stdout
-    [first] = (tmp_path / "a" / "03_fairclip").iterdir()
-    a = json.loads((first / "metrics.json").read_text())
-    b = json.loads((folder / "metrics.json").read_text())
-    assert a == b and a["n_steps"] == 3 * 7
 
 
 def test_predictions_round_trip(smoke, tmp_path):

@@ -7,9 +7,11 @@ from typing import Any, ClassVar
 
 from ..attributes import check_choice, parse_attributes
 from ..choices import (  # noqa: E402
+    CONDITIONS,
     EXECUTORS,
     MODALITY_PAIRS,
     MULTIMODAL_METHODS,
+    PROMPT_METHODS,
     SELECTION_RULES,
 )
 from .base import ConfigError, NotebookConfig, check_bias, check_range
@@ -79,6 +81,7 @@ class CompareConfig(NotebookConfig):
     data_dir: str = ""
     bias_levels: str = ""
     modalities: str = "slo+note"
+    test_conditions: str = ""
     posthoc: str = "demographic_parity,equalized_odds,equal_opportunity"
     n_boot: int = 2000
     workers: int = 1
@@ -132,6 +135,7 @@ class CompareConfig(NotebookConfig):
         parse_options(self.slurm_options)
         from ..methods import method_parameters
         from .multimodal import MultiFairConfig
+        from .prompting import DualFairVLConfig
         from .training import FairCLIPConfig
         axes = parse_axes(self.grid_options)
         if "modalities" in axes:
@@ -139,6 +143,26 @@ class CompareConfig(NotebookConfig):
                 "grid_options varies 'modalities', which changes the data "
                 "(FairVLMed or FairVision); use the modalities parameter and "
                 "one comparison per modality pair.")
+        if "test_condition" in axes or "train_condition" in axes:
+            raise ConfigError(
+                "grid_options varies an acquisition condition: that is a "
+                "data condition, not a setting to select; use "
+                "test_conditions, e.g. -p test_conditions source,device_b.")
+        conditions = self.test_condition_list
+        for c in conditions:
+            if c not in CONDITIONS:
+                raise ConfigError(
+                    f"Bad value in 'test_conditions': {c!r}. Valid: "
+                    f"{', '.join(CONDITIONS)}.")
+        if len(set(conditions)) < len(conditions):
+            raise ConfigError(f"Parameter 'test_conditions' = "
+                              f"{self.test_conditions!r} repeats a condition.")
+        multimodal = [m for m in methods if m in MULTIMODAL_METHODS]
+        if conditions and multimodal:
+            raise ConfigError(
+                f"test_conditions shifts the fundus images of 03 and 08 runs;"
+                f" the two-modality classifiers ({', '.join(multimodal)}, "
+                "07) do not take it. Compare them without test_conditions.")
         if "bias" in axes:
             raise ConfigError(
                 "grid_options varies 'bias', the planted disparity of the "
@@ -161,7 +185,8 @@ class CompareConfig(NotebookConfig):
                     f"grid_options varies {name!r} and the {name!r} "
                     "parameter sets it too; keep one of them.")
         known = set(FairCLIPConfig.parameter_names()) | set(
-            MultiFairConfig.parameter_names())
+            MultiFairConfig.parameter_names()) | set(
+            DualFairVLConfig.parameter_names())
         for name in axes:
             if name not in known or not any(
                     name in method_parameters(m) or name in (
@@ -187,10 +212,20 @@ class CompareConfig(NotebookConfig):
             ) from None
 
     @property
+    def test_condition_list(self) -> list[str]:
+        """The acquisition conditions of Test, each its own cell
+        (:mod:`fairnb.data.shift`; empty: the data as stored)."""
+        text = str(self.test_conditions).strip()
+        return [c.strip() for c in text.split(",") if c.strip()] \
+            if text else []
+
+    @property
     def conditions(self) -> list[str]:
         """The 03 parameters that change the data (tables are computed
-        per value): ``bias`` with ``bias_levels``."""
-        return ["bias"] if self.bias_level_list else []
+        per value): ``bias`` with ``bias_levels``, ``test_condition``
+        with ``test_conditions``."""
+        return (["bias"] if self.bias_level_list else []) + (
+            ["test_condition"] if self.test_condition_list else [])
 
     @property
     def method_list(self) -> list[str]:
@@ -210,7 +245,9 @@ class CompareConfig(NotebookConfig):
         ``epochs``, ``data_dir`` when set); finished runs keep no
         checkpoints (06 reads their predictions only). CLIP-style methods
         run 03; the two-modality classifiers (MultiFair, its baselines)
-        run 07 with ``modalities``, one method per run."""
+        run 07 with ``modalities``, one method per run; prompt learning
+        on a frozen backbone (DualFairVL) runs 08 (``test_conditions``
+        sets the Test it is scored on)."""
         from ..methods import method_parameters
         from ..sweep import grid
         from .multimodal import MODULATION_FIELDS
@@ -221,6 +258,8 @@ class CompareConfig(NotebookConfig):
             fixed["data_dir"] = self.data_dir
         if self.bias_level_list:
             fixed["bias"] = self.bias_level_list
+        if self.test_condition_list:
+            fixed["test_condition"] = self.test_condition_list
         axes = parse_axes(self.grid_options)
         cells = []
         for m in self.method_list:  # an axis only where the method has it
@@ -232,6 +271,11 @@ class CompareConfig(NotebookConfig):
             if m in MULTIMODAL_METHODS:
                 cells += grid("07_multifair", method=m, baselines="none",
                               modalities=self.modalities, **own,
+                              seed=self.seed_list,
+                              attribute=self.attribute_list, **fixed)
+                continue
+            if m in PROMPT_METHODS:
+                cells += grid("08_dualfairvl", method=m, **own,
                               seed=self.seed_list,
                               attribute=self.attribute_list, **fixed)
                 continue

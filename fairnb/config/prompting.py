@@ -79,6 +79,8 @@ class DualFairVLConfig(NotebookConfig):
             check_range(name, getattr(self, name), low=1)
         check_range("proto_momentum", self.proto_momentum, low=0, high=0.999)
         check_bias(self.bias, self.data_dir)
+        if self.test_condition == self.train_condition:
+            self.test_condition = ""  # one spelling of "as trained"
         for c in self.ood_condition_list:
             if c not in CONDITIONS:
                 raise ConfigError(

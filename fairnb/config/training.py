@@ -198,6 +198,8 @@ class FairCLIPConfig(NotebookConfig):
         check_range("min_per_group", self.min_per_group, low=0)
         check_range("seed", self.seed, low=0, high=2**32 - 1)
         check_bias(self.bias, self.data_dir)
+        if self.test_condition == self.train_condition:
+            self.test_condition = ""  # one spelling of "as trained"
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             # one rule for every path parameter: the repository root

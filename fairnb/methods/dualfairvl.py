@@ -54,8 +54,8 @@ per class) and :math:`Q_g` (of :math:`v_s` per group), momentum
 
 Samples Unknown for the attribute are left out of the group terms. The
 paper quotes 3.6 M trainable parameters on its backbone;
-:meth:`DualFairVL.parameter_counts` gives ours (ViT-B-16: about 5 M with
-the defaults; ``fairnb-tiny``: about 0.5 M).
+:meth:`DualFairVL.parameter_counts` gives ours (ViT-B-16 with the
+defaults: 5.76 M; ``fairnb-tiny``: 0.51 M).
 """
 from __future__ import annotations
 

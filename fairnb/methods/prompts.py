@@ -219,7 +219,7 @@ def encode_with_context(model: torch.nn.Module, tokens: torch.Tensor,
                                                     "argmax"))
     x = text_global_pool(x, tokens, pool,
                          eos_token_id=getattr(owner, "text_eos_id", None))
-    x = x[0] if isinstance(x, tuple) else x  # older open_clip: (pooled, tokens)
+    x = x[0] if isinstance(x, tuple) else x  # older: (pooled, tokens)
     proj = owner.text_projection
     if proj is None:
         return x

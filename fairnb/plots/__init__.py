@@ -43,11 +43,11 @@ from .fairness import (
 )
 from .summaries import retention_figure, summary_length_figure
 from .training import (
-    group_metric_figure,
-    method_epochs_figure,
     anchor_figure,
     condition_figure,
+    group_metric_figure,
     loss_terms_figure,
+    method_epochs_figure,
     modulation_figure,
     similarity_figure,
     training_figure,

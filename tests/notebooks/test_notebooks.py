@@ -341,7 +341,9 @@ def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
                                                           monkeypatch):
     from fairnb.runs import list_runs
 
-    parameters = {"method": "fairclip", "summaries": "none", "epochs": 3}
+    # separate group batches: the method keeps queues, which must resume too
+    parameters = {"method": "fairclip", "summaries": "none", "epochs": 3,
+                  "group_source": "separate"}
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "whole"))
     execute("03_fairclip", tmp_path, **parameters)
     [whole] = list_runs("03_fairclip")
@@ -363,6 +365,9 @@ def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
     proc.wait()
     [run] = folder.iterdir()
     assert not (run / "metrics.json").exists()
+    import torch
+    last = torch.load(run / "checkpoints/last.pt", weights_only=True)
+    assert last["epoch"] >= 1 and last["method_state"]["queues"]
     execute("03_fairclip", tmp_path, **parameters)  # the same command
     assert [p.name for p in folder.iterdir()] == [run.name]
     a = json.loads((whole / "metrics.json").read_text())
@@ -807,3 +812,88 @@ def test_05_without_a_kept_checkpoint_names_the_fix(tmp_path, monkeypatch):
     with pytest.raises(PapermillExecutionError) as err:
         execute("05_linear_probe", tmp_path)
     assert "-p keep best" in err.value.evalue
+
+
+# -- 08 --
+def test_08_reports_in_and_out_of_distribution_and_04_06_read_it(
+        tmp_path, monkeypatch, clip_runs):
+    import shutil
+
+    from fairnb.predictions import Predictions
+    runs = tmp_path / "runs"
+    shutil.copytree(clip_runs[0], runs / "03_fairclip" / clip_runs[0].name)
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    text = execute("08_dualfairvl", tmp_path, epochs=1).read_text()
+    assert "backbone unchanged by training: True" in text
+    assert "backbone trained now (2 CLIP epochs" in text
+    [folder] = (runs / "08_dualfairvl").iterdir()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert 0 <= metrics["auc"] <= 1 and metrics["frozen_parameters"] > \
+        10 * metrics["trainable_parameters"] > 0
+    for name in ("predictions.npz", "predictions_val.npz", "by_group.csv",
+                 "epochs.csv", "steps.csv", "anchors.csv", "conditions.csv",
+                 "data.json", "predictions_device_b.npz",
+                 "predictions_blur.npz", "figures/anchors.html",
+                 "figures/loss_terms.html", "figures/conditions_race.html"):
+        assert (folder / name).is_file(), name
+    conditions = pd.read_csv(folder / "conditions.csv").set_index(
+        "condition")
+    assert list(conditions.index) == ["source", "low_contrast", "blur",
+                                      "noise", "device_b"]
+    assert conditions.loc["source", "ΔAUC"] == 0
+    ind = Predictions.load(folder / "predictions.npz")
+    ood = Predictions.load(folder / "predictions_device_b.npz")
+    assert (ind.ids == ood.ids).all() and (ind.y_true == ood.y_true).all()
+    assert not np.allclose(ind.y_score, ood.y_score)
+    assert metrics["shift_device_b_auc"] == pytest.approx(
+        conditions.loc["device_b", "AUC"])
+    assert "orth_loss" in pd.read_csv(folder / "steps.csv")
+    # a standard run folder: 04 opens it
+    execute("04_fairness_dashboard", tmp_path, run=str(folder), posthoc="")
+    assert (next((runs / "04_fairness_dashboard").iterdir())
+            / "by_group.csv").is_file()
+    # 06: dualfairvl (08) against clip (03), in and out of distribution;
+    # the in-distribution runs of both exist already ("source" is "")
+    text = execute("06_compare_methods", tmp_path, methods="clip,dualfairvl",
+                   seeds="0", epochs=1, test_conditions="source,device_b",
+                   posthoc="").read_text()
+    assert "SweepResult(4 runs, 2 already complete, 0 failed" in text
+    params = [json.loads((p / "params.json").read_text())
+              for p in (runs / "08_dualfairvl").iterdir()]
+    assert sorted(p["test_condition"] for p in params) == ["", "device_b"]
+    [cmp] = (runs / "06_compare_methods").iterdir()
+    diffs = pd.read_csv(cmp / "comparison.csv")
+    assert set(diffs["method"]) == {"dualfairvl"}
+    assert set(diffs["condition"]) == {"test_condition=source",
+                                       "test_condition=device_b"}
+    clip_runs = [p for p in (runs / "03_fairclip").iterdir()]
+    shifted = [p for p in clip_runs if json.loads(
+        (p / "params.json").read_text())["test_condition"] == "device_b"]
+    [one] = shifted
+    assert Predictions.load(one / "predictions.npz").y_true.tolist() == \
+        ind.y_true.tolist()
+
+
+@pytest.mark.parametrize("notebook, parameters, words", [
+    ("08_dualfairvl", {"ood_conditions": "device_c"},
+     ["Bad value in 'ood_conditions': 'device_c'", "device_b"]),
+    ("08_dualfairvl", {"test_condition": "blurry"},
+     ["Bad value for 'test_condition'", "blur"]),
+    ("03_fairclip", {"train_condition": "old_device"},
+     ["Bad value for 'train_condition'", "device_b"]),
+    ("06_compare_methods", {"test_conditions": "source,source"},
+     ["repeats a condition"]),
+    ("06_compare_methods", {"methods": "multifair,fusion",
+                            "baseline": "fusion",
+                            "test_conditions": "device_b"},
+     ["two-modality classifiers (multifair, fusion"]),
+    ("06_compare_methods", {"grid_options": "test_condition:blur|noise"},
+     ["use test_conditions"]),
+])
+def test_conditions_reject_bad_parameters_by_name(tmp_path, notebook,
+                                                  parameters, words):
+    with pytest.raises(PapermillExecutionError) as err:
+        execute(notebook, tmp_path, **parameters)
+    assert err.value.ename == "ConfigError"
+    for w in words:
+        assert w in err.value.evalue
