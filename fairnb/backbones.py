@@ -20,6 +20,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 
 @dataclass
 class Backbone:
@@ -32,13 +34,29 @@ class Backbone:
     val_auc: float = float("nan")
 
 
-def _key(bundle, train, *, epochs: int, seed: int, lr: float,
+#: bump when the recipe changes, so older cached backbones are not read
+VERSION = 1
+
+
+def _key(bundle, train, val, *, epochs: int, seed: int, lr: float,
          batch_size: int) -> str:
-    texts = hashlib.sha256("\n".join(train.texts).encode()).hexdigest()
-    blob = json.dumps([bundle.name, bundle.pretrained, train.ids[:5],
-                       len(train), train.condition, texts, epochs, seed, lr,
-                       batch_size])
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+    """A hash of everything the fine-tuned weights depend on: the initial
+    weights, the Training images, labels and texts, the Validation ids
+    (selection), the condition and the recipe."""
+    h = hashlib.sha256(json.dumps([VERSION, bundle.name, train.ids, val.ids,
+                                   train.condition, epochs, seed, lr,
+                                   batch_size]).encode())
+    h.update("\n".join(train.texts).encode())
+    for tensor in (train.images, train.labels, val.labels,
+                   *bundle.model.state_dict().values()):
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes()
+                 if tensor.dtype != torch.bfloat16 else
+                 tensor.detach().cpu().float().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "._-" else "-" for c in name)
 
 
 def frozen_backbone(bundle, train, val, *, epochs: int, seed: int = 0,
@@ -47,14 +65,12 @@ def frozen_backbone(bundle, train, val, *, epochs: int, seed: int = 0,
                     attribute: str = "race") -> Backbone:
     """Fine-tune ``bundle.model`` in place with ``clip`` for ``epochs``
     on ``train`` (selected on ``val``), or load the weights a previous
-    call cached for the same model, data, texts, condition, seed and
-    settings; ``epochs=0`` leaves the model as it is."""
+    call cached for the same model, images, labels, texts, condition, seed
+    and settings; ``epochs=0`` leaves the model as it is."""
     if epochs < 0:
         raise ValueError(f"backbone epochs must be >= 0, got {epochs}.")
     if epochs == 0:
         return Backbone("as created", 0)
-    import torch
-
     from .checkpoints import save_checkpoint
     from .engine import TrainSettings
     from .engine import train as run_training
@@ -62,16 +78,23 @@ def frozen_backbone(bundle, train, val, *, epochs: int, seed: int = 0,
     from .paths import data_dir
     folder = Path(cache_dir) if cache_dir else data_dir() / "cache" / \
         "backbones"
-    key = _key(bundle, train, epochs=epochs, seed=seed, lr=lr,
+    key = _key(bundle, train, val, epochs=epochs, seed=seed, lr=lr,
                batch_size=batch_size)
-    path = folder / f"{bundle.name}-clip{epochs}-seed{seed}-{key}.pt"
+    path = folder / f"{_slug(bundle.name)}-clip{epochs}-seed{seed}-{key}.pt"
     if path.is_file():
         try:
             saved = torch.load(path, weights_only=True, map_location="cpu")
-            bundle.model.load_state_dict(saved["model"])
+            own = bundle.model.state_dict()
+            weights = saved["model"]
+            if set(weights) != set(own) or any(
+                    weights[k].shape != own[k].shape for k in own):
+                raise ValueError("the weights do not fit this model")
+            bundle.model.load_state_dict(weights)  # whole: checked above
             return Backbone("cache", epochs, path, saved["val_auc"])
-        except Exception:  # a damaged cache is retrained, not fatal
-            pass
+        except Exception as exc:  # a damaged cache is retrained, not fatal
+            import warnings
+            warnings.warn(f"Retraining the backbone: the cache {path} is "
+                          f"unreadable ({exc}).", stacklevel=2)
     history = run_training(bundle, make_method("clip"), train, val,
                            settings=TrainSettings(
                                attribute=attribute, epochs=epochs,

@@ -62,23 +62,46 @@ def _value(v) -> str:
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
-def _condition(params: dict, key: str, defaults: dict):
-    """A run's value of the data condition ``key``; an empty
-    ``test_condition`` (Test as trained) reads as the training condition."""
-    value = params.get(key, defaults.get(key))
-    if key == "test_condition" and not value:
-        return params.get("train_condition", "source")
-    return value
+def _test_predictions(path: Path, params: dict, condition: str,
+                      metrics: dict) -> tuple[str, dict]:
+    """``(file, numbers)`` of a run's Test under ``condition``: its own
+    ``predictions.npz`` and ``metrics.json`` where that is the condition
+    Test had (``test_condition``, empty: the training one), else the
+    predictions it scored under it, their metrics recomputed (the run's
+    other numbers, best epoch and Validation AUC, kept)."""
+    import warnings
+
+    from .predictions import Predictions
+    from .shifts import condition_file
+    own = params.get("test_condition") or params.get("train_condition",
+                                                     "source")
+    if condition == own:
+        return str(path / "predictions.npz"), metrics
+    file = path / condition_file(condition)
+    if not file.is_file():
+        raise FileNotFoundError(
+            f"{path} has no Test predictions under {condition!r} ({file.name}"
+            "): run it with ood_conditions naming it (06 sets that from "
+            "test_conditions).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        shifted = Predictions.load(file).metrics()
+    return str(file), {**metrics, **shifted}
 
 
 def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = (),
-            conditions: Sequence[str] = ()) -> pd.DataFrame:
+            conditions: Sequence[str] = (),
+            test_conditions: Sequence[str] = ()) -> pd.DataFrame:
     """One row per 03 run folder: ``run``, ``method``, ``seed``,
     ``attribute`` (the one trained), ``condition`` (the data the run had,
     from the 03 parameters ``conditions`` such as ``bias``, e.g.
     ``"bias=0.5"``; empty without), ``setting`` (the values of the grid
     ``axes`` besides those, e.g. ``"fair_weight=10.0"``; empty without
-    axes), then every number of its ``metrics.json``. Every table below is
+    axes), ``predictions`` (the Test predictions file), then every number
+    of its ``metrics.json``. With ``test_conditions`` (acquisition
+    conditions of :mod:`fairnb.data.shift`), one row per run and
+    condition, labelled ``test_condition=<name>``, from the predictions
+    the one trained model made of Test under it. Every table below is
     computed per condition and attribute: a condition is a different
     dataset, never a setting to select."""
     from .config import FairCLIPConfig
@@ -87,17 +110,24 @@ def collect(runs: Sequence[str | Path], *, axes: Sequence[str] = (),
     for path in map(Path, runs):
         params = json.loads((path / "params.json").read_text())
         metrics = json.loads((path / "metrics.json").read_text())
-        numbers = {k: (np.nan if v is None else v) for k, v in
-                   metrics.items() if isinstance(v, (int, float, type(None)))
-                   and k != "schema_version"}
         setting = ",".join(f"{k}={params.get(k)}" for k in axes)
-        condition = ",".join(f"{k}={_value(_condition(params, k, defaults))}"
-                             for k in conditions)
-        rows.append({"run": str(path), "method": params["method"],
-                     "seed": int(params["seed"]),
-                     "attribute": params["attribute"],
-                     "condition": condition, "setting": setting,
-                     **numbers})
+        condition = ",".join(f"{k}={_value(params.get(k, defaults.get(k)))}"
+                             for k in conditions if k != "test_condition")
+        for test in test_conditions or [None]:
+            file, values = (str(path / "predictions.npz"), metrics) if \
+                test is None else _test_predictions(path, params, test,
+                                                    metrics)
+            numbers = {k: (np.nan if v is None else v) for k, v in
+                       values.items() if isinstance(
+                           v, (int, float, type(None)))
+                       and k != "schema_version"}
+            label = ",".join(x for x in (condition, (
+                f"test_condition={test}" if test else "")) if x)
+            rows.append({"run": str(path), "method": params["method"],
+                         "seed": int(params["seed"]),
+                         "attribute": params["attribute"],
+                         "condition": label, "setting": setting,
+                         "predictions": file, **numbers})
     if not rows:
         raise ValueError("collect needs at least one run folder.")
     return pd.DataFrame(rows)
@@ -151,8 +181,18 @@ def wide_table(table: pd.DataFrame, *, digits: int = 3) -> pd.DataFrame:
 
 
 def _predictions(path: str):
+    """A :func:`collect` row's Test predictions (its ``predictions``
+    file) or a run folder's ``predictions.npz``."""
     from .predictions import Predictions
-    return Predictions.load(Path(path) / "predictions.npz")
+    path = Path(path)
+    return Predictions.load(path if path.suffix == ".npz" else
+                            path / "predictions.npz")
+
+
+def _row_predictions(rows: pd.DataFrame, seed) -> object:
+    row = rows.loc[seed]
+    return _predictions(row["predictions"] if "predictions" in row
+                        else row["run"])
 
 
 def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
@@ -184,8 +224,8 @@ def differences(frame: pd.DataFrame, *, baseline: str, n_boot: int = 2000,
             seeds = sorted(set(base.index) & set(runs.index))
             if not seeds:
                 continue
-            preds_a = [_predictions(base.loc[s, "run"]) for s in seeds]
-            preds_b = [_predictions(runs.loc[s, "run"]) for s in seeds]
+            preds_a = [_row_predictions(base, s) for s in seeds]
+            preds_b = [_row_predictions(runs, s) for s in seeds]
             layout = metrics(attribute)
             boot = bootstrap_differences(
                 preds_a, preds_b, attribute=attribute,
@@ -266,9 +306,11 @@ def posthoc_rows(frame: pd.DataFrame, *, constraints, threshold: float = 0.5,
         for method, runs in part.groupby("method", sort=False):
             for constraint in parse_constraints(constraints):
                 found = []
-                for run in runs["run"]:
-                    try:
-                        out = run_thresholds(run, _predictions(run),
+                files = runs["predictions"] if "predictions" in runs else \
+                    runs["run"]
+                for run, file in zip(runs["run"], files):
+                    try:  # fitted on Validation, applied to this Test
+                        out = run_thresholds(run, _predictions(file),
                                              attribute=attribute,
                                              constraints=[constraint],
                                              threshold=threshold)

@@ -246,15 +246,23 @@ def probed_run(family: str, *, run: str = "", model: str = ""):
 
 def split_features(family: str, *, dataset, kind: str = "image",
                    run: str = "", model: str = "", pretrained: str = "",
-                   seed: int = 0, device: str = "auto"):
+                   seed: int = 0, device: str = "auto",
+                   conditions: dict[str, str] | None = None):
     """``(features, clip, source)``: the :class:`FeatureSet` of each
     split (``train``, ``val``, ``test``) from a CLIP backbone
     (:func:`clip_backbone`) or a BLIP-2 folder (``pretrained``); ``clip``
-    is ``(bundle, splits)`` for zero-shot scoring (None for BLIP-2)."""
+    is ``(bundle, splits)`` for zero-shot scoring (None for BLIP-2).
+    ``conditions``: the acquisition condition per split
+    (:func:`fairnb.sources.run_conditions` of a probed run; CLIP only)."""
     from .attributes import check_choice
     from .data.torch import load_split
     check_choice("backbone_family", family, BACKBONE_FAMILIES)
     splits = ("train", "val", "test")
+    if family == "blip2" and set((conditions or {}).values()) - {"source"}:
+        raise ValueError(
+            f"Acquisition conditions {conditions} are applied to the CLIP "
+            "image cache; the BLIP-2 path reads the stored images. Probe a "
+            "run trained on the stored images, or a CLIP backbone.")
     if family == "blip2":
         backbone = load_blip2(pretrained)
         note = "" if kind == "image" else (
@@ -267,7 +275,9 @@ def split_features(family: str, *, dataset, kind: str = "image",
     bundle, source = clip_backbone(run=run, model=model,
                                    pretrained=pretrained, seed=seed)
     data = {s: load_split(dataset, s, image_size=bundle.image_size,
-                          tokenizer=bundle.tokenizer) for s in splits}
+                          tokenizer=bundle.tokenizer,
+                          condition=(conditions or {}).get(s, "source"))
+            for s in splits}
     feats = {s: clip_features(bundle, d, kind=kind, device=device)
              for s, d in data.items()}
     return feats, (bundle, data), source

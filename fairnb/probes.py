@@ -188,6 +188,20 @@ def attribute_probes(train, test, *, attributes=None, C: float = 1.0,
                                        "n_test"])
 
 
+def feature_probe_table(train: dict, test: dict, attribute: str, *,
+                        seed: int = 0):
+    """:func:`attribute_probes` of ``attribute`` on several features of
+    the same samples (``{name: FeatureSet}`` for Training and Test), one
+    row per feature: how much group information each carries (08: the
+    backbone's, the prompted and the sensitive branch's)."""
+    import pandas as pd
+    return pd.concat([attribute_probes(train[k], test[k],
+                                       attributes=[attribute], seed=seed)
+                      .assign(feature=k) for k in train],
+                     ignore_index=True)[["feature", "attribute", "auc",
+                                         "n_groups", "n_test"]]
+
+
 def table2(pred, *, n_boot: int = 1000, seed: int = 0, digits: int = 3):
     """The paper's Table 2 layout for one set of Test predictions: a row
     per paper attribute, columns DPD, DEOdds, AUC, ES-AUC and each group's

@@ -67,7 +67,8 @@ def select(frame: pd.DataFrame, *, rule: str = "auc"
     """
     from .attributes import check_choice
     check_choice("selection rule", rule, SELECTION_RULES)
-    scores = frame[["run"]].merge(validation_scores(frame), on="run")
+    # one row per run (a run has a row per Test condition, one Validation)
+    scores = validation_scores(frame.drop_duplicates("run"))
     # 03's metrics.json has its own val_auc (the same number): use these
     data = frame.drop(columns=[c for c in scores.columns
                                if c != "run" and c in frame.columns]

@@ -19,6 +19,45 @@ def load_conditions(ds, bundle, conditions: Sequence[str], *,
                           condition=c) for c in conditions}
 
 
+def condition_file(condition: str) -> str:
+    """The file a run keeps its Test predictions under ``condition`` in,
+    besides ``predictions.npz`` (Test under the run's own condition)."""
+    return f"predictions_{condition}.npz"
+
+
+def score_conditions(score, ds, bundle, conditions: Sequence[str], *,
+                     texts=None, run=None) -> dict:
+    """``{condition: Predictions}``: ``score(split)`` of Test under each
+    condition (``score``: a method's scoring, masked as the run masks it);
+    with a ``run``, each saved as :func:`condition_file`."""
+    out = {}
+    for condition, split in load_conditions(ds, bundle, conditions,
+                                            texts=texts).items():
+        out[condition] = score(split)
+        if run is not None:
+            out[condition].save(run.file(condition_file(condition)))
+    return out
+
+
+def shift_metrics(predictions: dict, attribute: str) -> dict[str, float]:
+    """Flat ``metrics.json`` entries of :func:`score_conditions`'
+    output: ``shift_<condition>_auc`` and ``shift_<condition>_es_auc``
+    (ES-AUC of ``attribute``)."""
+    out = {}
+    for _, row in condition_table(predictions, attribute).iterrows():
+        out[f"shift_{row['condition']}_auc"] = row["AUC"]
+        out[f"shift_{row['condition']}_es_auc"] = row["ES-AUC"]
+    return out
+
+
+def model_table(tables: dict):
+    """:func:`condition_table` s of several models (``{model: table}``)
+    as one frame with a ``model`` column first."""
+    import pandas as pd
+    return pd.concat([t.assign(model=m)[["model", *t.columns]]
+                      for m, t in tables.items()], ignore_index=True)
+
+
 def condition_table(predictions: dict, attribute: str, *,
                     reference: str | None = None):
     """One row per condition of ``predictions`` (``{condition:

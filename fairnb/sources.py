@@ -49,14 +49,27 @@ def open_dataset(data_dir: str = "", *, preset: str = "demo", seed: int = 0,
 DATA_RECORD = "data.json"
 
 
-def record_data(run, dataset: FairVLMed) -> Path:
+def record_data(run, dataset: FairVLMed, *,
+                conditions: dict[str, str] | None = None) -> Path:
     """Write ``data.json`` into ``run`` (a :class:`~fairnb.runs.Run`): the
-    dataset folder and the summaries CSV (None: notes cut at 180
-    characters) the run reads, so that a later notebook (05's probe of this
-    run) reads the very same texts."""
+    dataset folder, the summaries CSV (None: notes cut at 180 characters)
+    and the acquisition condition of each split (``conditions``, default
+    all ``source``; :mod:`fairnb.data.shift`) the run reads, so that a
+    later notebook (05's probe of this run) reads the very same data."""
     src = dataset.summary_source
     return run.write_json(DATA_RECORD, {
-        "root": str(dataset.root), "summaries": str(src) if src else None})
+        "root": str(dataset.root), "summaries": str(src) if src else None,
+        "conditions": {s: (conditions or {}).get(s, "source")
+                       for s in ("train", "val", "test")}})
+
+
+def run_conditions(run) -> dict[str, str]:
+    """The acquisition condition of each split a run read (its
+    ``data.json``; ``source`` where it records none, or without a run)."""
+    record = Path(run) / DATA_RECORD if run else None
+    found = json.loads(record.read_text()).get("conditions") or {} if \
+        record is not None and record.is_file() else {}
+    return {s: found.get(s, "source") for s in ("train", "val", "test")}
 
 
 def open_run_dataset(run, *, data_dir: str = "", preset: str = "demo",

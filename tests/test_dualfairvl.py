@@ -5,6 +5,7 @@ splits that differ from the stored ones as documented."""
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 import fairnb as fnb
 from fairnb.data.shift import PROFILES, AcquisitionProfile, apply_condition
@@ -193,8 +194,15 @@ def test_prototypes_follow_the_batch_means_and_the_push_term(smoke):
     np.testing.assert_allclose(m.net.proto_target,
                                [[1, 0], [r / 2, (1 + r) / 2]], atol=1e-6)
     assert m.net.proto_seen_sensitive.tolist() == [True, False, True]
-    m.update_prototypes(out, labels, codes)  # EMA: unchanged batch, same
-    np.testing.assert_allclose(m.net.proto_target[0], [1, 0], atol=1e-6)
+    # group prototypes are of v_y too (Unknown updates none)
+    np.testing.assert_allclose(m.net.proto_sensitive,
+                               [[1, 0], [0, 0], [0, 1]], atol=1e-6)
+    # a second batch moves a seen prototype by (1 - momentum) of the way
+    m.update_prototypes({"v_y": torch.tensor([[0.0, 1]]),
+                         "v_s": torch.tensor([[0.0, 1]])},
+                        torch.tensor([0]), torch.tensor([1]))
+    np.testing.assert_allclose(m.net.proto_target[0], [0.5, 0.5], atol=1e-6)
+    np.testing.assert_allclose(m.net.proto_sensitive[1], [0, 1], atol=1e-6)
     # push: a sample's offset from its class prototype along a group
     # direction costs cos^2; with groups (1,0) and (0,1) and offset (1,-1)
     # from (0, 1) -> the direction is (1,-1)/sqrt2: cos^2 = 1 for both
@@ -205,6 +213,33 @@ def test_prototypes_follow_the_batch_means_and_the_push_term(smoke):
                              torch.tensor([0]), torch.tensor([0]))
     assert float(terms["push"]) == pytest.approx(1.0)
     assert float(terms["pull"]) == pytest.approx(2.0)  # 1 - 0, twice
+
+
+def test_half_precision_autocast_trains_and_scores(smoke):
+    """On a GPU the forward runs under autocast: half-precision module
+    outputs must not break the fp32 heads (bf16 on the CPU stands in)."""
+    bundle, data = smoke
+    m = method_on(bundle, data["train"])
+    m.context.autocast = lambda: torch.autocast("cpu", dtype=torch.bfloat16)
+    out = m.training_step(data["train"].batch(np.arange(16)), 1)
+    assert torch.isfinite(out.loss) and out.loss.dtype == torch.float32
+    out.loss.backward()
+    assert m.net.ctx_target.grad is not None
+    assert np.isfinite(m.score(data["val"]).y_score).all()
+
+
+def test_feature_sets_feed_the_attribute_probe(smoke):
+    bundle, data = smoke
+    m = method_on(bundle, data["train"])
+    feats = m.feature_sets(data["val"])
+    assert set(feats) == {"v0", "v_y", "v_s"}
+    with torch.no_grad():
+        ref = F.normalize(bundle.model.encode_image(m.context.images(
+            data["val"].batch(np.arange(len(data["val"]))))), dim=-1)
+    np.testing.assert_allclose(feats["v0"].X, ref.numpy(), atol=1e-5)
+    assert feats["v_y"].X.shape == feats["v0"].X.shape
+    np.testing.assert_array_equal(feats["v_y"].attributes["race"],
+                                  data["val"].groups("race"))
 
 
 def test_options_are_checked(smoke):
@@ -235,16 +270,23 @@ def test_dualfairvl_resumes_mid_training_to_the_same_scores(smoke, tmp_path):
                     raise KeyboardInterrupt
 
         try:
-            fnb.train(fnb.create_model("fairnb-tiny", seed=0), method,
-                      splits["train"], splits["val"], settings=settings,
-                      run=run, resume=True, callbacks=[Stop()])
+            history = fnb.train(fnb.create_model("fairnb-tiny", seed=0),
+                                method, splits["train"], splits["val"],
+                                settings=settings, run=run, resume=True,
+                                callbacks=[Stop()])
         except KeyboardInterrupt:
-            pass
-        return method
+            return method, None
+        return method, history
 
-    whole = go(tmp_path / "a")
+    whole, full = go(tmp_path / "a")
     go(tmp_path / "b", stop=True)
-    resumed = go(tmp_path / "b")
+    resumed, again = go(tmp_path / "b")
+    # epoch 2 ran again from epoch 1's checkpoint: the same steps
+    last = [s["loss"] for s in full.steps if s["epoch"] == 2]
+    assert [s["loss"] for s in again.steps if s["epoch"] == 2] == \
+        pytest.approx(last, abs=1e-6)
+    assert [e["val_auc"] for e in again.epochs] == pytest.approx(
+        [e["val_auc"] for e in full.epochs], abs=1e-9)
     assert torch.equal(resumed.net.proto_target, whole.net.proto_target)
     np.testing.assert_allclose(resumed.score(splits["test"]).y_score,
                                whole.score(splits["test"]).y_score,
@@ -268,6 +310,11 @@ def test_the_frozen_backbone_is_trained_once_then_read_from_cache(
     assert any(not torch.equal(fresh[k], sa[k]) for k in sa)
     assert fnb.frozen_backbone(b, data["train"], data["val"], epochs=0
                                ).source == "as created"
+    # other initial weights are another backbone, not the cached one
+    c = fnb.create_model("fairnb-tiny", seed=1)
+    other = fnb.frozen_backbone(c, data["train"], data["val"], epochs=1,
+                                cache_dir=tmp_path, device="cpu")
+    assert other.source == "trained now" and other.path != first.path
 
 
 # -- acquisition conditions ------------------------------------------------
@@ -385,3 +432,41 @@ def test_other_figures_of_08(smoke):
                        columns=["Female", "Male"])
     fig = fnb.plots.anchor_figure(cos)
     np.testing.assert_allclose(fig.data[0].z, [[0.1, -0.2]])
+
+
+def test_the_data_card_documents_the_profiles_the_code_applies():
+    from pathlib import Path
+    card = (Path(__file__).resolve().parents[1] / "data_cards"
+            / "synthetic_fairvlmed.md").read_text()
+    rows = {}
+    for line in card.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 6 and cells[0] in PROFILES:
+            rows[cells[0]] = tuple(float(c) for c in cells[1:5])
+    assert set(rows) == set(PROFILES)
+    for name, p in PROFILES.items():
+        assert rows[name] == (p.contrast, p.gamma, p.blur, p.noise), name
+
+
+def test_a_run_records_its_conditions_and_05_reads_them(smoke, tmp_path):
+    from fairnb.features import split_features
+    from fairnb.runs import Run
+    from fairnb.sources import record_data, run_conditions
+    bundle, data = smoke
+    ds = fnb.open_dataset(preset="smoke", summaries="none")
+    assert run_conditions(None) == {s: "source" for s in
+                                    ("train", "val", "test")}
+    run = Run(path=tmp_path, notebook="03_fairclip")
+    record_data(run, ds, conditions={"train": "blur", "val": "blur",
+                                     "test": "device_b"})
+    conditions = run_conditions(tmp_path)
+    assert conditions == {"train": "blur", "val": "blur", "test": "device_b"}
+    feats, (clip, splits), _ = split_features(
+        "clip", dataset=ds, model="fairnb-tiny", seed=0, device="cpu",
+        conditions=conditions)
+    assert splits["test"].condition == "device_b"
+    assert torch.equal(splits["test"].images, apply_condition(
+        data["test"].images, "device_b", ids=data["test"].ids))
+    with pytest.raises(ValueError, match="BLIP-2 path reads the stored"):
+        split_features("blip2", dataset=ds, pretrained=str(tmp_path),
+                       conditions=conditions)

@@ -200,3 +200,29 @@ def check_bias(bias: float, data_dir: str) -> None:
             f"synthetic stand-in, but data_dir = {data_dir!r} reads a "
             "dataset folder; leave data_dir empty to vary the planted gap, "
             "or keep bias at 1.")
+
+
+def parse_conditions(name: str, value, *, exclude: str = "") -> list[str]:
+    """A comma-separated list of acquisition conditions
+    (:data:`fairnb.choices.CONDITIONS`; ``""`` or ``none``: none), in
+    order, without repeats and without ``exclude``; a bad name raises
+    :class:`ConfigError` naming the valid ones.
+
+    Examples
+    --------
+    >>> parse_conditions("ood_conditions", "blur,noise,blur", exclude="noise")
+    ['blur']
+    """
+    from ..choices import CONDITIONS
+    text = str(value).strip()
+    if text in ("", "none"):
+        return []
+    items = [s.strip() for s in text.split(",") if s.strip()]
+    for c in items:
+        if c not in CONDITIONS:
+            hint = closest(c, CONDITIONS)
+            raise ConfigError(
+                f"Bad value in {name!r}: {c!r}. Valid: "
+                f"{', '.join(CONDITIONS)}, or none."
+                + (f" Did you mean {hint!r}?" if hint else ""))
+    return [c for c in dict.fromkeys(items) if c != exclude]

@@ -143,7 +143,8 @@ class CompareConfig(NotebookConfig):
                 "grid_options varies 'modalities', which changes the data "
                 "(FairVLMed or FairVision); use the modalities parameter and "
                 "one comparison per modality pair.")
-        if "test_condition" in axes or "train_condition" in axes:
+        if {"test_condition", "train_condition", "ood_conditions"} & set(
+                axes):
             raise ConfigError(
                 "grid_options varies an acquisition condition: that is a "
                 "data condition, not a setting to select; use "
@@ -213,8 +214,9 @@ class CompareConfig(NotebookConfig):
 
     @property
     def test_condition_list(self) -> list[str]:
-        """The acquisition conditions of Test, each its own cell
-        (:mod:`fairnb.data.shift`; empty: the data as stored)."""
+        """The acquisition conditions Test is scored under
+        (:mod:`fairnb.data.shift`), by the one model each cell trains;
+        empty: Test as stored, no ``test_condition`` column."""
         text = str(self.test_conditions).strip()
         return [c.strip() for c in text.split(",") if c.strip()] \
             if text else []
@@ -246,8 +248,10 @@ class CompareConfig(NotebookConfig):
         checkpoints (06 reads their predictions only). CLIP-style methods
         run 03; the two-modality classifiers (MultiFair, its baselines)
         run 07 with ``modalities``, one method per run; prompt learning
-        on a frozen backbone (DualFairVL) runs 08 (``test_conditions``
-        sets the Test it is scored on)."""
+        on a frozen backbone (DualFairVL) runs 08, its backbone trained
+        for ``epochs`` where those are set (the baseline's budget).
+        ``test_conditions`` become every 03 and 08 cell's
+        ``ood_conditions``: each trained model scores Test under each."""
         from ..methods import method_parameters
         from ..sweep import grid
         from .multimodal import MODULATION_FIELDS
@@ -258,8 +262,8 @@ class CompareConfig(NotebookConfig):
             fixed["data_dir"] = self.data_dir
         if self.bias_level_list:
             fixed["bias"] = self.bias_level_list
-        if self.test_condition_list:
-            fixed["test_condition"] = self.test_condition_list
+        if self.test_condition_list:  # one model, Test scored under each
+            fixed["ood_conditions"] = ",".join(self.test_condition_list)
         axes = parse_axes(self.grid_options)
         cells = []
         for m in self.method_list:  # an axis only where the method has it
@@ -275,7 +279,9 @@ class CompareConfig(NotebookConfig):
                               attribute=self.attribute_list, **fixed)
                 continue
             if m in PROMPT_METHODS:
-                cells += grid("08_dualfairvl", method=m, **own,
+                backbone = {"backbone_epochs": fixed["epochs"]} if \
+                    "epochs" in fixed else {}
+                cells += grid("08_dualfairvl", method=m, **own, **backbone,
                               seed=self.seed_list,
                               attribute=self.attribute_list, **fixed)
                 continue

@@ -8,12 +8,23 @@ from typing import Any, ClassVar
 
 from ..attributes import ATTRIBUTES
 from ..choices import CONDITIONS, DEVICES, KEEP_CHECKPOINTS, PROMPT_METHODS
-from .base import ConfigError, NotebookConfig, check_bias, check_range
+from .base import NotebookConfig, check_bias, check_range, parse_conditions
 
 #: 08 parameters handed to the method
 PROMPT_FIELDS = ("attribute", "sen_weight", "orth_weight", "proto_weight",
                  "n_ctx", "prompt_depth", "n_prompts", "heads", "hidden",
                  "rank", "proto_momentum")
+
+
+def report_conditions(cfg) -> list[str]:
+    """Conditions a run of ``cfg`` (03 or 08) scores Test under besides
+    its own Test condition: the training condition first where Test has
+    another (the in-distribution reference), then ``cfg.ood_conditions``."""
+    own = cfg.condition("test")
+    extra = parse_conditions("ood_conditions", cfg.ood_conditions,
+                             exclude=own)
+    first = [cfg.train_condition] if own != cfg.train_condition else []
+    return first + [c for c in extra if c not in first]
 
 
 @dataclass
@@ -81,11 +92,9 @@ class DualFairVLConfig(NotebookConfig):
         check_bias(self.bias, self.data_dir)
         if self.test_condition == self.train_condition:
             self.test_condition = ""  # one spelling of "as trained"
-        for c in self.ood_condition_list:
-            if c not in CONDITIONS:
-                raise ConfigError(
-                    f"Bad value in 'ood_conditions': {c!r}. Valid: "
-                    f"{', '.join(CONDITIONS)}, or none.")
+        self.ood_conditions = ",".join(parse_conditions(  # one spelling
+            "ood_conditions", self.ood_conditions,
+            exclude=self.condition("test")))
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             self.pretrained = str(resolve(self.pretrained))
@@ -100,17 +109,14 @@ class DualFairVLConfig(NotebookConfig):
 
     @property
     def ood_condition_list(self) -> list[str]:
-        """The conditions Test is scored under besides its own (``none``
-        or empty: none)."""
-        text = str(self.ood_conditions).strip()
-        if text in ("", "none"):
-            return []
-        items = [s.strip() for s in text.split(",") if s.strip()]
-        return [c for c in dict.fromkeys(items) if c != self.condition(
-            "test")]
+        """The conditions Test is scored under besides its own: the
+        training condition first where Test has another (the
+        in-distribution reference), then ``ood_conditions``."""
+        return report_conditions(self)
 
     def method_kwargs(self) -> dict[str, Any]:
-        """Options for :func:`fairnb.make_method`."""
+        """Options for :func:`fairnb.make_method` (the prompts and
+        modules; the backbone is the model's)."""
         return {n: getattr(self, n) for n in PROMPT_FIELDS}
 
     def train_settings(self):

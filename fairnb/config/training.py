@@ -30,6 +30,7 @@ from .base import (
     check_bias,
     check_choice_cfg,
     check_range,
+    parse_conditions,
 )
 
 
@@ -140,6 +141,7 @@ class FairCLIPConfig(NotebookConfig):
     bias: float = 1.0
     train_condition: str = "source"
     test_condition: str = ""
+    ood_conditions: str = ""
     summaries: str = ""
     protocol: str = "fairnb"
     epochs: int = 6
@@ -200,6 +202,9 @@ class FairCLIPConfig(NotebookConfig):
         check_bias(self.bias, self.data_dir)
         if self.test_condition == self.train_condition:
             self.test_condition = ""  # one spelling of "as trained"
+        self.ood_conditions = ",".join(parse_conditions(  # one spelling
+            "ood_conditions", self.ood_conditions,
+            exclude=self.condition("test")))
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             # one rule for every path parameter: the repository root
@@ -209,6 +214,15 @@ class FairCLIPConfig(NotebookConfig):
         except ValueError as exc:
             raise ConfigError(f"Bad value for 'attribute_weights': {exc}"
                               ) from None
+        from ..choices import PROMPT_METHODS
+        if self.method in PROMPT_METHODS and not self.pretrained:
+            raise ConfigError(
+                f"method={self.method!r} learns prompts on a frozen backbone, "
+                "and pretrained is empty: a randomly initialised CLIP, whose "
+                "image features hardly differ, so the prompts stay at chance. "
+                "Run 08_dualfairvl (it fine-tunes the backbone first, "
+                "backbone_epochs), or pass pretrained=openai or a checkpoint "
+                "file (a 03 run's best.pt).")
         if self.method == "fairclip_plus" and not weights:
             raise ConfigError(
                 "method='fairclip_plus' needs attribute_weights, e.g. "
@@ -229,6 +243,14 @@ class FairCLIPConfig(NotebookConfig):
         if split == "test" and self.test_condition:
             return self.test_condition
         return self.train_condition
+
+    @property
+    def ood_condition_list(self) -> list[str]:
+        """Conditions Test is scored under besides its own (the training
+        condition first where Test has another, then ``ood_conditions``;
+        :func:`fairnb.config.prompting.report_conditions`)."""
+        from .prompting import report_conditions
+        return report_conditions(self)
 
     def weights(self) -> dict[str, float]:
         """Attribute weights of the fairness term."""

@@ -41,16 +41,24 @@ and Test use these scores. The loss
       + \lambda_s \mathrm{CE}(\tau\cos(v_s, b), g)
       + \lambda_o L_{orth} + \lambda_p L_{proto}
 
-with the prototype term on EMA prototypes :math:`P_c` (of :math:`v_y`
-per class) and :math:`Q_g` (of :math:`v_s` per group), momentum
-``proto_momentum``:
+with the prototype term on EMA prototypes of the prompted feature
+:math:`v_y`, :math:`P_c` per class and :math:`Q_g` per group (momentum
+``proto_momentum``; METHODS.md §4.3):
 
 - *pull*: :math:`1 - \cos(v_y, P_{y})` and :math:`1 - \cos(v_y, a_{y})`
   (alignment with the class prototype and its text anchor);
 - *push*: :math:`\mathrm{mean}_g \cos^2(v_y - P_y, Q_g - \bar Q)`, the
   sample's offset from its class prototype carries no group direction;
 - *separate*: the mean pairwise cosine of the batch's group means of
-  :math:`v_s`, so the sensitive features of groups stay apart.
+  :math:`v_s`, so the sensitive features of groups stay apart (METHODS.md
+  asks to keep "the group prototypes" apart while pushing group
+  information out of :math:`v_y`; we resolve that by separating the
+  sensitive branch's features, not :math:`v_y`'s).
+
+Whether the prompted feature carries less group information than the
+backbone's is measured, not assumed: :meth:`DualFairVL.feature_sets`
+gives :math:`v_0`, :math:`v_y` and :math:`v_s` for an attribute probe
+(08).
 
 Samples Unknown for the attribute are left out of the group terms. The
 paper quotes 3.6 M trainable parameters on its backbone;
@@ -274,14 +282,15 @@ class DualFairVL(Method):
             f_y = net.fuse(first.tokens.float(), a, net.attn_target)
             f_s = net.fuse(first.tokens.float(), b, net.attn_sensitive)
             prompts = net.prompts(f_y, f_s, v0)
-            v_y = encode_with_prompts(visual, first, prompts).float()
+            v_y = encode_with_prompts(visual, first, prompts)
             v_s = net.sensitive_head(torch.cat([v0, f_s], 1))
+        # autocast leaves half-precision outputs; the heads compare in fp32
+        a, b, v_y, v_s = a.float(), b.float(), v_y.float(), v_s.float()
         tau = self.temperature()
         logits = tau * F.normalize(v_y, dim=-1) @ F.normalize(a, dim=-1).T
-        sen_logits = tau * F.normalize(v_s.float(), dim=-1) @ F.normalize(
-            b, dim=-1).T
+        sen_logits = tau * F.normalize(v_s, dim=-1) @ F.normalize(b, dim=-1).T
         return {"a": a, "b": b, "v0": v0, "f_y": f_y, "f_s": f_s,
-                "prompts": prompts, "v_y": v_y, "v_s": v_s.float(),
+                "prompts": prompts, "v_y": v_y, "v_s": v_s,
                 "logits": logits, "sen_logits": sen_logits}
 
     # -- losses --------------------------------------------------------------
@@ -316,19 +325,19 @@ class DualFairVL(Method):
 
     @torch.no_grad()
     def update_prototypes(self, out, labels, codes) -> None:
-        """EMA update of :math:`P_c` and :math:`Q_g` with the batch means
-        (a first sighting takes the mean as it is)."""
+        """EMA update of :math:`P_c` and :math:`Q_g` (both of
+        :math:`v_y`) with the batch means (a first sighting takes the mean
+        as it is; Unknown updates no group)."""
         net, m = self.net, self.momentum
         v_y = F.normalize(out["v_y"].detach(), dim=-1)
-        v_s = F.normalize(out["v_s"].detach(), dim=-1)
-        for protos, seen, feats, keys in (
-                (net.proto_target, net.proto_seen_target, v_y, labels),
-                (net.proto_sensitive, net.proto_seen_sensitive, v_s, codes)):
+        for protos, seen, keys in (
+                (net.proto_target, net.proto_seen_target, labels),
+                (net.proto_sensitive, net.proto_seen_sensitive, codes)):
             for k in range(len(protos)):
                 rows = keys == k
                 if not bool(rows.any()):
                     continue
-                mean = feats[rows].mean(0)
+                mean = v_y[rows].mean(0)
                 protos[k] = m * protos[k] + (1 - m) * mean if bool(
                     seen[k]) else mean
                 seen[k] = True
@@ -392,6 +401,25 @@ class DualFairVL(Method):
             attributes={a: data.attributes[:, i].numpy()
                         for i, a in enumerate(ATTRIBUTES)})
 
+    @torch.no_grad()
+    def feature_sets(self, data, *, batch_size: int = 256) -> dict:
+        """:class:`fairnb.features.FeatureSet` of a split for the
+        backbone's prompt-free feature ``v0``, the prompted ``v_y`` and the
+        sensitive branch's ``v_s`` (for attribute probes)."""
+        from ..features import FeatureSet
+        feats = {"v0": [], "v_y": [], "v_s": []}
+        for start in range(0, len(data), batch_size):
+            out = self.forward(data.batch(np.arange(
+                start, min(start + batch_size, len(data)))))
+            for k in feats:
+                feats[k].append(F.normalize(out[k].float(), dim=-1).cpu())
+        attrs = {a: data.attributes[:, i].numpy()
+                 for i, a in enumerate(ATTRIBUTES)}
+        return {k: FeatureSet(X=torch.cat(v).numpy(),
+                              y_true=data.labels.numpy(), attributes=attrs,
+                              ids=np.asarray(data.ids))
+                for k, v in feats.items()}
+
     # -- what the notebook reports ----------------------------------------
     @torch.no_grad()
     def anchor_cosines(self):
@@ -422,9 +450,6 @@ class DualFairVL(Method):
         out["frozen backbone"] = sum(p.numel() for p in
                                      self.context.model.parameters())
         return out
-
-    def state_dict(self) -> dict:
-        return {}  # the prototypes are buffers of the net
 
     def describe(self) -> str:
         return (r"L = \mathrm{CE}(\tau\cos(v_y, a), y) + \lambda_s\,"

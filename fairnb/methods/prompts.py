@@ -23,6 +23,7 @@ Used in: 08_dualfairvl.
 """
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import torch
@@ -213,12 +214,17 @@ def encode_with_context(model: torch.nn.Module, tokens: torch.Tensor,
     ctx = context.to(x.dtype).unsqueeze(0).expand(len(tokens), -1, -1)
     x = torch.cat([x[:, :1], ctx, x[:, 1 + n_ctx:]], dim=1)
     x = x + owner.positional_embedding.to(x.dtype)
-    x = owner.transformer(x, attn_mask=getattr(owner, "attn_mask", None))
+    first = getattr(owner.transformer, "batch_first", True)
+    mask = getattr(owner, "attn_mask", None)
+    x = owner.transformer(x if first else x.transpose(0, 1), attn_mask=mask)
+    x = x if first else x.transpose(0, 1)
     x = owner.ln_final(x)
     pool = getattr(owner, "text_pool_type", getattr(owner, "pool_type",
                                                     "argmax"))
-    x = text_global_pool(x, tokens, pool,
-                         eos_token_id=getattr(owner, "text_eos_id", None))
+    eos = getattr(owner, "text_eos_id", None)
+    x = text_global_pool(x, tokens, pool, **(
+        {"eos_token_id": eos} if "eos_token_id" in inspect.signature(
+            text_global_pool).parameters else {}))
     x = x[0] if isinstance(x, tuple) else x  # older: (pooled, tokens)
     proj = owner.text_projection
     if proj is None:
