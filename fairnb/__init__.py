@@ -41,7 +41,7 @@ _NAMES = {
 _MODULES = ("attributes", "backbones", "callbacks", "checkpoints", "choices",
             "comparison", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
-            "environment", "features", "probes",
+            "environment", "features", "jobs", "probes",
             "losses",
             "methods", "metrics", "models", "multimodal", "notes", "optim",
             "paths",

@@ -32,6 +32,17 @@ class Predictions:
     similarity: np.ndarray  # cos(image_i, text_i) of matched pairs
     attributes: dict[str, np.ndarray] = field(default_factory=dict)
 
+    @classmethod
+    def from_split(cls, data, *, y_score, similarity) -> "Predictions":
+        """Scores of a split (:class:`fairnb.data.torch.SplitData`) with
+        its ids, labels and every attribute."""
+        from .attributes import ATTRIBUTES
+        return cls(ids=np.asarray(data.ids), y_true=data.labels.numpy(),
+                   y_score=np.asarray(y_score, dtype=np.float64),
+                   similarity=np.asarray(similarity, dtype=np.float64),
+                   attributes={a: data.attributes[:, i].numpy()
+                               for i, a in enumerate(ATTRIBUTES)})
+
     def save(self, path) -> None:
         """Write ``predictions.npz`` (format :data:`FORMAT_VERSION`)."""
         buf = io.BytesIO()

@@ -226,3 +226,43 @@ def parse_conditions(name: str, value, *, exclude: str = "") -> list[str]:
                 f"{', '.join(CONDITIONS)}, or none."
                 + (f" Did you mean {hint!r}?" if hint else ""))
     return [c for c in dict.fromkeys(items) if c != exclude]
+
+
+class AcquisitionConditions:
+    """What a training config with ``train_condition``, ``test_condition``
+    and ``ood_conditions`` (03, 08) does with them
+    (:mod:`fairnb.data.shift`)."""
+
+    def condition(self, split: str) -> str:
+        """The acquisition condition of ``split``: Training and Validation
+        (selection stays in distribution) take ``train_condition``, Test
+        ``test_condition`` (empty: the same)."""
+        if split == "test" and self.test_condition:
+            return self.test_condition
+        return self.train_condition
+
+    def conditions(self) -> dict[str, str]:
+        """``{split: condition}`` of the three splits."""
+        return {s: self.condition(s) for s in ("train", "val", "test")}
+
+    @property
+    def ood_condition_list(self) -> list[str]:
+        """Conditions Test is scored under besides its own: the training
+        condition first where Test has another (the in-distribution
+        reference), then ``ood_conditions``."""
+        own = self.condition("test")
+        extra = parse_conditions("ood_conditions", self.ood_conditions,
+                                 exclude=own)
+        first = [self.train_condition] if own != self.train_condition \
+            else []
+        return first + [c for c in extra if c not in first]
+
+    def _normalise_conditions(self) -> None:
+        """One spelling per meaning, so equal runs are found again: a Test
+        condition equal to the training one is empty, ``ood_conditions``
+        without repeats or the Test condition; bad names raise."""
+        if self.test_condition == self.train_condition:
+            self.test_condition = ""
+        self.ood_conditions = ",".join(parse_conditions(
+            "ood_conditions", self.ood_conditions,
+            exclude=self.condition("test")))

@@ -8,7 +8,12 @@ from typing import Any, ClassVar
 
 from ..attributes import ATTRIBUTES
 from ..choices import CONDITIONS, DEVICES, KEEP_CHECKPOINTS, PROMPT_METHODS
-from .base import NotebookConfig, check_bias, check_range, parse_conditions
+from .base import (
+    AcquisitionConditions,
+    NotebookConfig,
+    check_bias,
+    check_range,
+)
 
 #: 08 parameters handed to the method
 PROMPT_FIELDS = ("attribute", "sen_weight", "orth_weight", "proto_weight",
@@ -16,19 +21,8 @@ PROMPT_FIELDS = ("attribute", "sen_weight", "orth_weight", "proto_weight",
                  "rank", "proto_momentum")
 
 
-def report_conditions(cfg) -> list[str]:
-    """Conditions a run of ``cfg`` (03 or 08) scores Test under besides
-    its own Test condition: the training condition first where Test has
-    another (the in-distribution reference), then ``cfg.ood_conditions``."""
-    own = cfg.condition("test")
-    extra = parse_conditions("ood_conditions", cfg.ood_conditions,
-                             exclude=own)
-    first = [cfg.train_condition] if own != cfg.train_condition else []
-    return first + [c for c in extra if c not in first]
-
-
 @dataclass
-class DualFairVLConfig(NotebookConfig):
+class DualFairVLConfig(AcquisitionConditions, NotebookConfig):
     """Parameters of ``08_dualfairvl.ipynb``; defaults are the demo
     preset."""
 
@@ -90,29 +84,10 @@ class DualFairVLConfig(NotebookConfig):
             check_range(name, getattr(self, name), low=1)
         check_range("proto_momentum", self.proto_momentum, low=0, high=0.999)
         check_bias(self.bias, self.data_dir)
-        if self.test_condition == self.train_condition:
-            self.test_condition = ""  # one spelling of "as trained"
-        self.ood_conditions = ",".join(parse_conditions(  # one spelling
-            "ood_conditions", self.ood_conditions,
-            exclude=self.condition("test")))
+        self._normalise_conditions()
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             self.pretrained = str(resolve(self.pretrained))
-
-    def condition(self, split: str) -> str:
-        """The acquisition condition of ``split`` (as in 03): Training and
-        Validation ``train_condition``, Test ``test_condition`` (empty:
-        the same)."""
-        if split == "test" and self.test_condition:
-            return self.test_condition
-        return self.train_condition
-
-    @property
-    def ood_condition_list(self) -> list[str]:
-        """The conditions Test is scored under besides its own: the
-        training condition first where Test has another (the
-        in-distribution reference), then ``ood_conditions``."""
-        return report_conditions(self)
 
     def method_kwargs(self) -> dict[str, Any]:
         """Options for :func:`fairnb.make_method` (the prompts and

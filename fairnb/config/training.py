@@ -25,12 +25,12 @@ from ..choices import (
 )
 from ..protocols import PROTOCOLS
 from .base import (
+    AcquisitionConditions,
     ConfigError,
     NotebookConfig,
     check_bias,
     check_choice_cfg,
     check_range,
-    parse_conditions,
 )
 
 
@@ -98,7 +98,7 @@ METHOD_FIELDS = ("attribute", "fair_weight", "blur", "distance",
 
 
 @dataclass
-class FairCLIPConfig(NotebookConfig):
+class FairCLIPConfig(AcquisitionConditions, NotebookConfig):
     """Parameters of ``03_fairclip.ipynb``; defaults are the demo preset
     under the ``fairnb`` protocol. Parameters not set explicitly take the
     preset's values, then the protocol's (:mod:`fairnb.protocols`), then,
@@ -200,11 +200,7 @@ class FairCLIPConfig(NotebookConfig):
         check_range("min_per_group", self.min_per_group, low=0)
         check_range("seed", self.seed, low=0, high=2**32 - 1)
         check_bias(self.bias, self.data_dir)
-        if self.test_condition == self.train_condition:
-            self.test_condition = ""  # one spelling of "as trained"
-        self.ood_conditions = ",".join(parse_conditions(  # one spelling
-            "ood_conditions", self.ood_conditions,
-            exclude=self.condition("test")))
+        self._normalise_conditions()
         from ..paths import is_file_value, resolve
         if self.pretrained and is_file_value(self.pretrained):
             # one rule for every path parameter: the repository root
@@ -235,22 +231,6 @@ class FairCLIPConfig(NotebookConfig):
                 f"method_options {sorted(unknown)} are not options of "
                 f"method {self.method!r}; its options: "
                 f"{', '.join(method_parameters(self.method))}.")
-
-    def condition(self, split: str) -> str:
-        """The acquisition condition of ``split`` (:mod:`fairnb.data.shift`):
-        Training and Validation (selection stays in distribution) take
-        ``train_condition``, Test ``test_condition`` (empty: the same)."""
-        if split == "test" and self.test_condition:
-            return self.test_condition
-        return self.train_condition
-
-    @property
-    def ood_condition_list(self) -> list[str]:
-        """Conditions Test is scored under besides its own (the training
-        condition first where Test has another, then ``ood_conditions``;
-        :func:`fairnb.config.prompting.report_conditions`)."""
-        from .prompting import report_conditions
-        return report_conditions(self)
 
     def weights(self) -> dict[str, float]:
         """Attribute weights of the fairness term."""

@@ -30,10 +30,11 @@ device_b   0.75     1.25     0.01  0.03   an older device: all of these,
 
 The synthetic stand-in's planted disparity (:class:`fairnb.data.Bias`)
 already lowers one group's disc contrast and raises its noise, so a
-low-contrast or noisy device is expected to hit that group hardest: the
-shift and the gap interact, as they may on real devices. On a real
-dataset the same profiles are a *simulated* shift of its images (the
-records say so); a second real device is the real test.
+shift may cost that group more than the others: the shift and the gap
+can interact, as they may on real devices (measured in 08: blur and
+``device_b`` do, on one seed). On a real dataset the same profiles are a
+*simulated* shift of its images (a run's ``data.json`` records the
+conditions); a second real device is the real test.
 
 Used in: 03_fairclip, 06_compare_methods, 08_dualfairvl.
 """

@@ -394,12 +394,8 @@ class DualFairVL(Method):
             a = F.normalize(out["a"], dim=-1)[batch.labels.to(
                 out["a"].device)]
             sims.append((F.normalize(out["v_y"], dim=-1) * a).sum(-1).cpu())
-        return Predictions(
-            ids=np.asarray(data.ids), y_true=data.labels.numpy(),
-            y_score=torch.cat(scores).numpy().astype(np.float64),
-            similarity=torch.cat(sims).numpy().astype(np.float64),
-            attributes={a: data.attributes[:, i].numpy()
-                        for i, a in enumerate(ATTRIBUTES)})
+        return Predictions.from_split(data, y_score=torch.cat(scores).numpy(),
+                                      similarity=torch.cat(sims).numpy())
 
     @torch.no_grad()
     def feature_sets(self, data, *, batch_size: int = 256) -> dict:

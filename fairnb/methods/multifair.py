@@ -620,12 +620,8 @@ class MultiFair(Method):
             sims.append(F.cosine_similarity(zs[0].float(), zs[1].float())
                         .cpu() if len(zs) > 1 else torch.zeros(len(batch
                                                                   .index)))
-        return Predictions(
-            ids=np.asarray(data.ids), y_true=data.labels.numpy(),
-            y_score=torch.cat(scores).numpy().astype(np.float64),
-            similarity=torch.cat(sims).numpy().astype(np.float64),
-            attributes={a: data.attributes[:, i].numpy()
-                        for i, a in enumerate(ATTRIBUTES)})
+        return Predictions.from_split(data, y_score=torch.cat(scores).numpy(),
+                                      similarity=torch.cat(sims).numpy())
 
     def describe(self) -> str:
         if self.modulation == "off":

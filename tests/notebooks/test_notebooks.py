@@ -903,3 +903,38 @@ def test_conditions_reject_bad_parameters_by_name(tmp_path, notebook,
     assert err.value.ename == "ConfigError"
     for w in words:
         assert w in err.value.evalue
+
+
+# -- python -m fairnb train --
+def test_the_script_repeats_a_03_run_from_its_params_json(tmp_path,
+                                                          clip_runs):
+    source = clip_runs[0]
+    done = subprocess.run(
+        [sys.executable, "-m", "fairnb", "train", "--config",
+         str(source / "params.json"), "--root", str(tmp_path / "runs")],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    [folder] = (tmp_path / "runs" / "03_fairclip").iterdir()
+    assert f"run folder: {folder}" in done.stdout
+    assert json.loads((folder / "params.json").read_text()) == json.loads(
+        (source / "params.json").read_text())
+    a = json.loads((source / "metrics.json").read_text())
+    b = json.loads((folder / "metrics.json").read_text())
+    assert a == b  # the notebook and the script: the same run
+    for name in ("predictions.npz", "predictions_val.npz", "by_group.csv",
+                 "epochs.csv", "data.json"):
+        assert (folder / name).is_file(), name
+
+
+def test_the_script_names_a_bad_config(tmp_path):
+    bad = tmp_path / "params.json"
+    bad.write_text(json.dumps({"method": "fairclipp"}))
+    done = subprocess.run([sys.executable, "-m", "fairnb", "train",
+                           "--config", str(bad)], capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 2
+    assert "Did you mean 'fairclip'" in done.stderr
+    done = subprocess.run([sys.executable, "-m", "fairnb", "train",
+                           "--config", str(tmp_path / "none.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "a 03 run's params.json" in done.stderr

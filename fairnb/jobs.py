@@ -1,0 +1,107 @@
+"""A 03 training run as one function, for scripts and schedulers.
+
+:func:`train_job` does what ``03_fairclip.ipynb`` does, step for step and
+with the same calls, without figures: the method, the data (summaries,
+acquisition conditions), the run folder (an interrupted one resumes),
+training through the engine, Test (and Validation) predictions, Test
+under ``ood_conditions``, ``by_group.csv``, ``epochs.csv`` and
+``metrics.json``. ``python -m fairnb train --config <params.json>``
+(:mod:`fairnb.__main__`) runs it from a run's own record, so a notebook
+run can be repeated or scaled out from it; a test checks that both give
+the same ``metrics.json``.
+
+Used in: ``python -m fairnb train``.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+
+@dataclass
+class JobResult:
+    """What :func:`train_job` wrote: the run folder, the training history
+    and the metrics."""
+
+    run: Any  # fairnb.runs.Run
+    history: Any  # fairnb.engine.History
+    metrics: dict
+
+
+def read_config(path, **overrides):
+    """The :class:`~fairnb.config.FairCLIPConfig` of a ``params.json``
+    (a 03 run's resolved parameters; every value counts as set, so no
+    preset overrides it), with ``overrides`` on top."""
+    from .config import ConfigError, FairCLIPConfig
+    path = Path(path)
+    try:
+        params = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(
+            f"{path} does not exist: pass a 03 run's params.json, e.g. "
+            "runs/03_fairclip/<run>/params.json.") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not valid JSON ({exc}).") from None
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path} holds no parameters object.")
+    params.update(overrides)
+    return FairCLIPConfig.create(explicit=set(params), **params)
+
+
+def train_job(cfg, *, root=None, callbacks: Sequence = ()) -> JobResult:
+    """Run ``cfg`` (a 03 config) as the 03 notebook does (module doc);
+    ``root``: the runs folder (default ``fairnb.paths.runs_dir()``)."""
+    from . import evaluate, preflight, shifts
+    from .data.torch import load_split
+    from .engine import train
+    from .methods import make_method
+    from .models import create_model
+    from .runs import start_run
+    from .sources import ensure_summaries, open_dataset, record_data
+
+    method = make_method(cfg.method, **cfg.method_kwargs())
+    ds = open_dataset(cfg.data_dir, preset=cfg.preset, bias=cfg.bias,
+                      summaries=cfg.summaries or "latest")
+    preflight.check_training(cfg, method=method, dataset=ds)
+    run = start_run(cfg, key=f"{cfg.attribute}_{cfg.method}_seed{cfg.seed}",
+                    root=root, seed=cfg.seed, device=cfg.device,
+                    resume=True)
+    bundle = create_model(cfg.model, pretrained=cfg.pretrained,
+                          seed=cfg.seed)
+    ds = ensure_summaries(ds, into=run.path, requested=cfg.summaries)
+    splits = ("train", "val", "test")
+    record_data(run, ds, conditions=cfg.conditions())
+    data = {s: load_split(ds, s, image_size=bundle.image_size,
+                          tokenizer=bundle.tokenizer,
+                          condition=cfg.condition(s)) for s in splits}
+    history = train(bundle, method, data["train"], data["val"],
+                    settings=cfg.train_settings(), run=run, resume=True,
+                    test_data=data["test"] if cfg.selection == "test"
+                    else None, callbacks=callbacks)
+    run.write_csv("epochs.csv", history.epochs_frame())
+
+    def score(split):
+        return evaluate.mask_predictions(
+            method.score(split, device=cfg.device), cfg.eval_mask)
+
+    pred = score(data["test"])
+    pred.save(run.file("predictions.npz"))
+    score(data["val"]).save(run.file("predictions_val.npz"))
+    metrics = pred.metrics()
+    run.write_csv("by_group.csv", evaluate.group_table(pred))
+    shifted = shifts.score_conditions(score, ds, bundle,
+                                      cfg.ood_condition_list,
+                                      texts=data["test"].texts, run=run)
+    metrics.update(shifts.shift_metrics(shifted, cfg.attribute))
+    metrics.update(best_epoch=history.best_epoch,
+                   val_auc=history.best_val_auc,
+                   n_test_evaluated=len(pred.y_true),
+                   n_test_excluded=len(data["test"]) - len(pred.y_true))
+    if cfg.selection == "test":
+        metrics["selection"] = ("test: the epoch was chosen on Test, as the "
+                                "released script does; optimistic")
+    run.write_metrics(metrics, primary="auc")
+    run.prune_checkpoints(cfg.keep)
+    return JobResult(run, history, metrics)
