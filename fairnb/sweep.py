@@ -98,10 +98,16 @@ def complete_run(cell: Cell, *, root=None) -> Path | None:
     return max(found, key=lambda p: p.name) if found else None
 
 
+#: seconds a cell's kernel may take to start: papermill's 60 s default
+#: is not enough where several cells start at once on a busy machine
+KERNEL_START_TIMEOUT = 300
+
+
 def command(cell: Cell, output: str | Path) -> list[str]:
     """The papermill command line of ``cell`` (run from ``notebooks/``)."""
     notebooks = repo_root() / "notebooks"
     args = [sys.executable, "-m", "papermill", "--cwd", str(notebooks),
+            "--start-timeout", str(KERNEL_START_TIMEOUT),
             str(notebooks / f"{cell.notebook}.ipynb"), str(output)]
     for k, v in cell.parameters.items():
         args += ["-p", k, str(v)]

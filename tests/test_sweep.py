@@ -47,10 +47,12 @@ def test_commands_are_papermill_lines_that_parse():
     assert len(lines) == 2
     args = shlex.split(lines[1])
     assert args[1:4] == ["-m", "papermill", "--cwd"]
-    assert args[5].endswith("notebooks/01_explore_data.ipynb")
-    assert args[6].startswith("out/split=test-") and args[6].endswith(
+    # a busy machine may take longer than papermill's 60 s to start a kernel
+    assert args[5:7] == ["--start-timeout", "300"]
+    assert args[7].endswith("notebooks/01_explore_data.ipynb")
+    assert args[8].startswith("out/split=test-") and args[8].endswith(
         ".ipynb")
-    assert args[7:] == ["-p", "split", "test", "-p", "preset", "smoke"]
+    assert args[9:] == ["-p", "split", "test", "-p", "preset", "smoke"]
 
 
 def test_an_interrupted_sweep_runs_only_the_missing_cells(tmp_path):
