@@ -4,6 +4,8 @@
 repeats a 03 run from its own record (:func:`fairnb.jobs.train_job`);
 ``-p name value`` overrides a parameter as papermill's ``-p`` does (e.g.
 ``-p seed 1`` or ``-p preset paper``), ``--root`` sets the runs folder.
+Under ``torchrun --nproc_per_node N -m fairnb train ...`` the N processes
+train one run together (:mod:`fairnb.distributed`).
 """
 from __future__ import annotations
 
@@ -33,6 +35,12 @@ def main(argv=None) -> int:
                        help="override one parameter")
     train.add_argument("--root", default=None,
                        help="runs folder (default: FAIRNB_RUNS_DIR or runs/)")
+    train.add_argument("--run-folder", default=None,
+                       help="train into this existing run folder (resuming"
+                       " it) instead of a new one")
+    train.add_argument("--train-only", action="store_true",
+                       help="stop after training (checkpoints and "
+                       "epochs.csv; 03 with launcher='torchrun' evaluates)")
     args = parser.parse_args(argv)
     from .config import ConfigError
     from .jobs import read_config, train_job
@@ -42,11 +50,20 @@ def main(argv=None) -> int:
     except (ConfigError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    result = train_job(cfg, root=args.root)
-    m = result.metrics
-    print(f"run folder: {result.run.path}")
-    print(f"AUC {m['auc']:.3f} | ES-AUC ({cfg.attribute}) "
-          f"{m['es_auc_' + cfg.attribute]:.3f}")
+    from .distributed import close_world, init_world
+    world = init_world(device=cfg.device)  # torchrun: join its processes
+    try:
+        result = train_job(cfg, root=args.root, run_path=args.run_folder,
+                           train_only=args.train_only)
+    finally:
+        close_world()
+    if world.is_main:
+        print(f"run folder: {result.run.path}"
+              + (f" ({world.size} processes)" if world.active else ""))
+        m = result.metrics
+        if m:
+            print(f"AUC {m['auc']:.3f} | ES-AUC ({cfg.attribute}) "
+                  f"{m['es_auc_' + cfg.attribute]:.3f}")
     return 0
 
 

@@ -46,3 +46,6 @@ MULTIFAIR_RELEASED = {
                 "kappa": 0.3}}
 #: 08: prompt-learning methods on a frozen backbone
 PROMPT_METHODS = ("dualfairvl",)
+#: 03: how training runs, in the notebook's process or in ``devices``
+#: processes started by ``torchrun`` (:func:`fairnb.jobs.launch`)
+LAUNCHERS = ("inline", "torchrun")

@@ -8,7 +8,11 @@ plain batches); a NaN/inf loss or gradient norm stops training with a
 clear message; the epoch is selected on the method's Validation score
 (a NaN score counts as worst); a checkpoint every epoch with everything
 needed to resume exactly (model, method modules and state, optimizers,
-schedules, GradScaler, sampler position, RNGs). This module names no
+schedules, GradScaler, sampler position, RNGs). Under ``torchrun``
+every process plans the same global batch and the method's loss is the
+single-process loss of that batch (:mod:`fairnb.distributed`): gradients
+are averaged after backward, Validation is scored in slices and
+gathered, and only rank 0 writes checkpoints. This module names no
 method and imports no notebook config.
 
 Used in: 03_fairclip.
@@ -31,6 +35,7 @@ from .checkpoints import resume_run, seed_everything, write_checkpoints
 from .choices import SAMPLERS
 from .data.sampler import make_sampler
 from .devices import grad_scaler, resolve_device
+from .distributed import current_world
 from .methods.base import Context, Method
 from .optim import make_optimizers, make_scheduler
 from .protocols import (
@@ -152,10 +157,18 @@ class _Engine:
         self.settings, self.run, self.method = settings, run, method
         self.bundle, self.train_data = bundle, train_data
         self.device = resolve_device(settings.device)
-        self.model = bundle.model.to(self.device)
+        self.world = world = current_world()
+        if world.active and not method.distributed:
+            raise ValueError(
+                f"Method {method.name!r} does not train on several processes"
+                f" yet (its training step is not written for gathered "
+                f"batches, fairnb.distributed); run it in one process "
+                f"(launcher='inline', devices=1).")
+        self.model = world.sync_batchnorm(bundle.model.to(self.device),
+                                          self.device)
         method.setup(Context(bundle=bundle, train=train_data,
                              device=self.device, seed=settings.seed,
-                             settings=settings))
+                             settings=settings, world=world))
         self.modules = method.modules()
         for module in self.modules.values():
             module.to(self.device)
@@ -165,6 +178,14 @@ class _Engine:
                        if p.requires_grad]
         self.sampler = train_sampler(method, settings, train_data.groups,
                                      n=len(train_data))
+        if world.active:
+            smallest = min(len(b) for b in self.sampler._plan(0))
+            if smallest < world.size:
+                raise ValueError(
+                    f"A batch of {smallest} samples cannot be split over "
+                    f"{world.size} processes; use a batch_size that leaves "
+                    f"every batch at least {world.size} samples, or fewer "
+                    "processes.")
         self.optimizers = make_optimizers(self.groups, settings)
         self.schedulers = {k: make_scheduler(o, settings, len(self.sampler))
                            for k, o in self.optimizers.items()}
@@ -218,6 +239,7 @@ class _Engine:
         for opt in self.optimizers.values():
             opt.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        self.world.average_gradients(self.params)
         for opt in self.optimizers.values():
             self.scaler.unscale_(opt)
         self.method.before_step(step)
@@ -252,13 +274,13 @@ class _Engine:
             "(e.g. 1.0).")
 
 
-def _score(method, data, settings, device) -> dict:
+def _score(method, data, settings, device, world) -> dict:
     """AUC and the attribute's ES-AUC of ``method.score(data)``, under the
     settings' evaluation mask. Small groups often have one class; those
     warnings are kept for the Test evaluation, not repeated every epoch."""
     from .evaluate import mask_predictions
     from .metrics import summarize
-    pred = mask_predictions(method.score(data, device=device),
+    pred = mask_predictions(world.score(method, data, device=device),
                             settings.eval_mask)
     a = settings.attribute
     with warnings.catch_warnings():
@@ -317,7 +339,7 @@ def _run_epoch(engine: _Engine, epoch: int, callbacks) -> None:
     engine.set_mode(True)
     engine.sampler.set_epoch(epoch)
     bar = tqdm(engine.sampler, desc=f"epoch {epoch + 1}/{settings.epochs}",
-               leave=False)
+               leave=False, disable=not engine.world.is_main)
     for index in bar:
         row = engine.step(engine.train_data.batch(index), epoch)
         history.steps.append(row)
@@ -332,14 +354,16 @@ def _run_epoch(engine: _Engine, epoch: int, callbacks) -> None:
 def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
     settings, history = engine.settings, engine.history
     engine.set_mode(False)
-    val = _score(engine.method, val_data, settings, engine.device)
+    val = _score(engine.method, val_data, settings, engine.device,
+                 engine.world)
     row = {"epoch": epoch + 1,
            "train_loss": float(np.mean([s["loss"] for s in history.steps
                                         if s["epoch"] == epoch + 1])),
            "val_auc": val["auc"], "val_es_auc": val["es_auc"]}
     score = val["auc"]
     if settings.selection == "test":
-        test = _score(engine.method, test_data, settings, engine.device)
+        test = _score(engine.method, test_data, settings, engine.device,
+                      engine.world)
         row.update(test_auc=test["auc"], test_es_auc=test["es_auc"])
         score = test["auc"]
     row.update(engine.method.epoch_logs())  # counts, weights of the method
@@ -350,5 +374,5 @@ def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
     if improved:
         history.best_epoch, history.best_score = epoch + 1, score
         engine.best_state = engine.weights()
-    if engine.run is not None:
+    if engine.run is not None and engine.world.is_main:
         write_checkpoints(engine, epoch, improved)

@@ -88,6 +88,23 @@ class Predictions:
             return cls(ids=z["ids"], y_true=z["y_true"], y_score=z["y_score"],
                        similarity=z["similarity"], attributes=attrs)
 
+    @classmethod
+    def concat(cls, parts) -> "Predictions":
+        """The predictions of several parts of a split, in order (e.g.
+        each process's slice, :meth:`fairnb.distributed.World.score`).
+
+        >>> a = Predictions(np.array(["x"]), np.array([1]), np.array([.9]),
+        ...                 np.array([.3]), {"race": np.array([0])})
+        >>> Predictions.concat([a, a]).attributes["race"].tolist()
+        [0, 0]
+        """
+        parts = list(parts)
+        return cls(**{k: np.concatenate([getattr(p, k) for p in parts])
+                      for k in ("ids", "y_true", "y_score", "similarity")},
+                   attributes={a: np.concatenate([p.attributes[a]
+                                                  for p in parts])
+                               for a in parts[0].attributes})
+
     def subset(self, mask) -> "Predictions":
         """The samples where ``mask`` (bool, shape (n,)) is True."""
         mask = np.asarray(mask, dtype=bool)

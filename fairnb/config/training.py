@@ -16,6 +16,7 @@ from ..choices import (
     EVAL_MASKS,
     GROUP_SOURCES,
     KEEP_CHECKPOINTS,
+    LAUNCHERS,
     OPTIMIZERS,
     SAMPLERS,
     SCHEDULES,
@@ -114,7 +115,8 @@ class FairCLIPConfig(AcquisitionConditions, NotebookConfig):
         "eval_mask": EVAL_MASKS, "selection": SELECTIONS,
         "backend": BACKENDS, "keep": KEEP_CHECKPOINTS,
         "train_condition": CONDITIONS,
-        "test_condition": ("",) + CONDITIONS}
+        "test_condition": ("",) + CONDITIONS,
+        "launcher": LAUNCHERS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"epochs": 2, "batch_size": 32, "keep": "none"},
         # ViT-B/16 + OpenAI weights, the released code's protocol and
@@ -158,6 +160,8 @@ class FairCLIPConfig(AcquisitionConditions, NotebookConfig):
     keep: str = "best"
     seed: int = 0
     device: str = "auto"
+    launcher: str = "inline"
+    devices: int = 1
     preset: str = "demo"
 
     #: values a method takes under the ``fairnb`` protocol where neither
@@ -199,6 +203,16 @@ class FairCLIPConfig(AcquisitionConditions, NotebookConfig):
         check_range("grad_clip", self.grad_clip, low=0)
         check_range("min_per_group", self.min_per_group, low=0)
         check_range("seed", self.seed, low=0, high=2**32 - 1)
+        check_range("devices", self.devices, low=1)
+        if self.launcher == "inline" and self.devices != 1:
+            raise ConfigError(
+                f"devices={self.devices} needs launcher='torchrun' (inline "
+                "trains in this one process); or set devices=1.")
+        if self.devices > 1 and self.batch_size < self.devices:
+            raise ConfigError(
+                f"batch_size={self.batch_size} cannot be split over "
+                f"devices={self.devices} processes; use batch_size >= "
+                f"{self.devices}.")
         check_bias(self.bias, self.data_dir)
         self._normalise_conditions()
         from ..paths import is_file_value, resolve

@@ -15,7 +15,7 @@ import os
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import ExitStack
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from itertools import repeat
 from pathlib import Path
 
@@ -227,6 +227,18 @@ class SplitData:
         return Batch(index, *(None if t is None else t.index_select(0, index)
                               for t in (self.images, self.tokens, self.labels,
                                         self.attributes, self.volumes)))
+
+    def subset(self, index) -> SplitData:
+        """The rows at ``index`` (integer positions) as a split of their
+        own (scoring a slice per process, :mod:`fairnb.distributed`)."""
+        index = np.asarray(index, dtype=np.int64)
+        rows = torch.as_tensor(index)
+        return replace(self, ids=[self.ids[i] for i in index],
+                       texts=[self.texts[i] for i in index],
+                       **{k: None if getattr(self, k) is None else
+                          getattr(self, k).index_select(0, rows)
+                          for k in ("images", "tokens", "labels",
+                                    "attributes", "volumes")})
 
     def groups(self, attribute: str) -> np.ndarray:
         """Codes of ``attribute`` (int64, -1 = Unknown), one per row."""

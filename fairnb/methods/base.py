@@ -20,7 +20,8 @@ method without knowing which it is. A method says
   every batch (:meth:`Method.resample`: group resampling);
 - how a split is scored (:meth:`Method.score` -> Predictions: zero-shot
   prompts, a classifier head, anchors, a probe);
-- its state for checkpoints (:meth:`Method.state_dict`).
+- its state for checkpoints (:meth:`Method.state_dict`);
+- whether it trains on several processes (:attr:`Method.distributed`).
 
 Used in: 03_fairclip.
 """
@@ -69,6 +70,12 @@ class Context:
     device: torch.device
     seed: int = 0
     settings: Any = None  # fairnb.engine.TrainSettings
+    world: Any = None  # fairnb.distributed.World; None: one process
+
+    def __post_init__(self):
+        if self.world is None:
+            from ..distributed import World
+            self.world = World()
 
     @property
     def model(self) -> torch.nn.Module:
@@ -95,6 +102,10 @@ class Method:
     """
 
     name: str = ""
+    #: whether :meth:`training_step` trains on several processes
+    #: (:mod:`fairnb.distributed`): it forwards ``world.local(batch)`` and
+    #: computes its loss on gathered features of the global batch
+    distributed: bool = False
 
     def setup(self, context: Context) -> None:
         """Called once by the engine before training (or resuming)."""

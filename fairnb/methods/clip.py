@@ -88,8 +88,18 @@ class CLIP(Method):
                          fwd.logit_scale)
         return loss, {"clip_loss": float(loss.detach())}
 
+    distributed = True
+
     def training_step(self, batch, step: int) -> StepOutput:
-        loss, logs = self.loss(self.forward(batch), batch)
+        """The loss of the global ``batch``: on several processes each
+        forwards its slice and the features are gathered with autograd
+        (:mod:`fairnb.distributed`), so every term sees the whole batch."""
+        world = self.context.world
+        fwd = self.forward(world.local(batch))
+        n = len(batch.index)
+        fwd = Forward(world.gather(fwd.image_features, n),
+                      world.gather(fwd.text_features, n), fwd.logit_scale)
+        loss, logs = self.loss(fwd, batch)
         return StepOutput(loss, logs)
 
     def trainable(self) -> list[ParamGroup]:
