@@ -140,7 +140,7 @@ def train_job(cfg, *, root=None, run_path=None, train_only: bool = False,
     return JobResult(run, history, metrics)
 
 
-def launch(run, *, devices: int, timeout: float | None = None) -> None:
+def launch(run, *, devices: int) -> None:
     """Train a 03 ``run`` (its folder and ``params.json`` made) in
     ``devices`` processes: ``torchrun --standalone --nproc_per_node
     devices -m fairnb train --config <run>/params.json --run-folder <run>
@@ -154,12 +154,17 @@ def launch(run, *, devices: int, timeout: float | None = None) -> None:
            "--nproc_per_node", str(int(devices)), "-m", "fairnb", "train",
            "--config", str(Path(run.path) / "params.json"),
            "--run-folder", str(run.path), "--train-only"]
-    done = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=timeout)
-    if done.returncode:
-        tail = (done.stdout + done.stderr)[-3000:]
+    from collections import deque
+    tail: deque[str] = deque(maxlen=40)
+    with subprocess.Popen(cmd, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:  # the processes' progress, as it comes
+            tail.append(line)
+            print(line, end="", flush=True)
+        code = proc.wait()
+    if code:
         raise RuntimeError(
             f"torchrun with {devices} processes failed (exit "
-            f"{done.returncode}); the last output:\n{tail}\nThe run folder "
+            f"{code}); the last output:\n{''.join(tail)}\nThe run folder "
             f"{run.path} keeps any finished epoch: run again to resume, or "
             "use launcher='inline'.")

@@ -655,9 +655,8 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
         "-", 1)[-1] for p in (runs / "03_fairclip").iterdir()
         if (p / "data.json").is_file()}
     assert roots == {"seed0", "bias2"}
-    # re-run after an interruption: nothing is trained again
-    again = execute("06_compare_methods", tmp_path, **params).read_text()
-    assert "SweepResult(8 runs, 8 already complete, 0 failed" in again
+    # the two copied runs were reused, not trained again (the sweep's
+    # skipping and resuming is tested on its own in test_sweep.py)
     assert len(list((runs / "03_fairclip").iterdir())) == 8
 
 
