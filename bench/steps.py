@@ -3,8 +3,9 @@
 Timing each variant in its own block of steps let the shared machine's
 drift decide the ratio (three runs of one command once gave FairCLIP/CLIP
 0.15x, 0.85x and 0.97x). Here both variants take one engine step
-(:meth:`fairnb.engine._Engine.step`: forward, the method's loss, backward,
-clipping, optimizer and schedule) on the *same* batch, alternately A B,
+(:func:`fairnb.engine.prepare_steps`, then ``step``: forward, the
+method's loss, backward, clipping, optimizer and schedule) on the *same*
+batch, alternately A B,
 then B A on the next batch, for at least 20 pairs after a warm-up; the
 figure is the median of the pairwise ratios with its interquartile range.
 Each variant trains its own copy of the model from the same
@@ -95,16 +96,13 @@ def engine_step(name: str, data, *, model: str, batch_size: int,
     """A function that takes one engine step of method ``name`` on a
     batch index (its own model, seed 0)."""
     import fairnb as fnb
-    from fairnb.engine import TrainSettings, _Engine
-    bundle = fnb.create_model(model, seed=0)
-    method = fnb.make_method(name, **(options or {}))
+    from fairnb.engine import TrainSettings, prepare_steps
     settings = TrainSettings(attribute="race", epochs=1,
                              batch_size=batch_size, sampler="plain",
                              seed=0, device="auto")
-    engine = _Engine(bundle, method, data, settings, None)
-    engine.freeze_others()
-    engine.set_mode(True)
-    method.on_epoch_start(0, 1)
+    engine = prepare_steps(fnb.create_model(model, seed=0),
+                           fnb.make_method(name, **(options or {})), data,
+                           settings=settings)
 
     def step(index):
         engine.step(data.batch(index), 0)

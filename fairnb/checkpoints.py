@@ -67,8 +67,10 @@ def seed_everything(seed: int) -> None:
 
 
 # The engine's checkpoint files ---------------------------------------------
-def engine_state(engine, epoch: int) -> dict:
-    """Everything :func:`resume_run` needs, after ``epoch`` (0-based)."""
+def engine_state(engine, epoch: int, *, rngs: list | None = None) -> dict:
+    """Everything :func:`resume_run` needs, after ``epoch`` (0-based);
+    ``rngs``: every training process's :func:`rng_state`, in rank order
+    (each resumes its own draws, e.g. dropout on its slice)."""
     return {"epoch": epoch + 1, "method": engine.method.name,
             "settings": asdict(engine.settings),
             "weights": engine.weights(),
@@ -79,7 +81,8 @@ def engine_state(engine, epoch: int) -> dict:
                            engine.schedulers.items()},
             "scaler": engine.scaler.state_dict(),
             "sampler": engine.sampler.state_dict(), "rng": rng_state(),
-            "history": asdict(engine.history), **bundle_meta(engine)}
+            "rng_ranks": rngs or [], "history": asdict(engine.history),
+            **bundle_meta(engine)}
 
 
 def bundle_meta(engine) -> dict:
@@ -90,8 +93,10 @@ def bundle_meta(engine) -> dict:
                                        False))}
 
 
-def write_checkpoints(engine, epoch: int, improved: bool) -> None:
-    """``best.pt`` (when ``improved``) then ``last.pt`` of the run."""
+def write_checkpoints(engine, epoch: int, improved: bool, *,
+                      rngs: list | None = None) -> None:
+    """``best.pt`` (when ``improved``) then ``last.pt`` of the run
+    (``rngs``: :func:`engine_state`)."""
     folder = engine.run.path / "checkpoints"
     if improved:  # best.pt first: a last.pt never names a missing best
         save_checkpoint(folder / "best.pt", {
@@ -101,7 +106,8 @@ def write_checkpoints(engine, epoch: int, improved: bool) -> None:
             "epoch": epoch + 1, "score": engine.history.best_score,
             "selection": engine.settings.selection,
             "method": engine.method.name, **bundle_meta(engine)})
-    save_checkpoint(folder / "last.pt", engine_state(engine, epoch))
+    save_checkpoint(folder / "last.pt", engine_state(engine, epoch,
+                                                     rngs=rngs))
 
 
 def resume_run(engine) -> int:
@@ -132,5 +138,8 @@ def resume_run(engine) -> int:
     engine.best_state = {"model": best["model"], **best["modules"]}
     engine.history.best_epoch = best["epoch"]
     engine.history.best_score = best["score"]
-    set_rng_state(state["rng"])
+    world = engine.world
+    ranks = state.get("rng_ranks") or []
+    set_rng_state(ranks[world.rank] if len(ranks) == world.size > 1
+                  else state["rng"])
     return int(state["epoch"])

@@ -26,7 +26,9 @@ they become another method. So fairnb splits work, not the objective:
 4. evaluation scores a slice per process and gathers the predictions
    (:meth:`World.score`); only the main process (rank 0) writes
    checkpoints, logs and run files; every process resumes from the same
-   ``last.pt``;
+   ``last.pt``, which also holds each process's random state
+   (:meth:`World.gather_objects`), so a resumed process draws what it
+   would have drawn;
 5. BatchNorm layers become ``SyncBatchNorm`` on GPUs, so they normalise
    over the global batch too (on the CPU they cannot, and a warning says
    so; the LayerNorm of a ViT has no such issue).
@@ -165,15 +167,26 @@ class World:
         predictions gathered in order (every process gets all of them)."""
         if not self.active:
             return method.score(data, device=device)
-        import torch.distributed as dist
-
         from .predictions import Predictions
+        if len(data) < self.size:
+            raise ValueError(
+                f"A split of {len(data)} rows cannot be scored in slices by "
+                f"{self.size} processes; use fewer processes or a larger "
+                "split.")
         part = self.shard(len(data))
         mine = method.score(data.subset(np.arange(len(data))[part]),
                             device=device)
+        return Predictions.concat(self.gather_objects(mine))
+
+    def gather_objects(self, obj) -> list:
+        """Every process's ``obj``, in rank order (``[obj]`` in one
+        process)."""
+        if not self.active:
+            return [obj]
+        import torch.distributed as dist
         parts = [None] * self.size
-        dist.all_gather_object(parts, mine)
-        return Predictions.concat(parts)
+        dist.all_gather_object(parts, obj)
+        return parts
 
     def barrier(self) -> None:
         if self.active:

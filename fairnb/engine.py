@@ -31,7 +31,12 @@ from tqdm.auto import tqdm
 
 from .attributes import check_attribute, check_choice
 from .callbacks import Callback, LiveCurves
-from .checkpoints import resume_run, seed_everything, write_checkpoints
+from .checkpoints import (
+    resume_run,
+    rng_state,
+    seed_everything,
+    write_checkpoints,
+)
 from .choices import SAMPLERS
 from .data.sampler import make_sampler
 from .devices import grad_scaler, resolve_device
@@ -48,7 +53,7 @@ from .protocols import (
 )
 
 __all__ = ["History", "LiveCurves", "TrainSettings", "make_optimizers",
-           "seed_everything", "train"]
+           "prepare_steps", "seed_everything", "train"]
 
 
 @dataclass
@@ -179,7 +184,7 @@ class _Engine:
         self.sampler = train_sampler(method, settings, train_data.groups,
                                      n=len(train_data))
         if world.active:
-            smallest = min(len(b) for b in self.sampler._plan(0))
+            smallest = min(len(b) for b in self.sampler.plan(0))
             if smallest < world.size:
                 raise ValueError(
                     f"A batch of {smallest} samples cannot be split over "
@@ -332,6 +337,23 @@ def train(bundle, method: Method, train_data, val_data, *,
     return history
 
 
+def prepare_steps(bundle, method: Method, train_data, *,
+                  settings: TrainSettings, epoch: int = 0) -> _Engine:
+    """An engine set up as :func:`train` sets it up for ``epoch``, to take
+    single steps outside a training (benchmarks, the multi-process
+    tests): ``engine.step(train_data.batch(index), epoch)`` returns the
+    step's logged row; ``engine.sampler.plan(epoch)`` lists the epoch's
+    batches. Parameters the method does not train stay frozen
+    afterwards."""
+    seed_everything(settings.seed)
+    engine = _Engine(bundle, method, train_data, settings, None)
+    method.on_epoch_start(epoch, settings.epochs)
+    engine.freeze_others()
+    engine.set_mode(True)
+    engine.sampler.set_epoch(epoch)
+    return engine
+
+
 def _run_epoch(engine: _Engine, epoch: int, callbacks) -> None:
     settings, history = engine.settings, engine.history
     start = time.monotonic()
@@ -374,5 +396,8 @@ def _select(engine: _Engine, epoch: int, val_data, test_data) -> None:
     if improved:
         history.best_epoch, history.best_score = epoch + 1, score
         engine.best_state = engine.weights()
-    if engine.run is not None and engine.world.is_main:
-        write_checkpoints(engine, epoch, improved)
+    if engine.run is not None:  # every process's draws, rank 0 writes
+        rngs = engine.world.gather_objects(rng_state()) \
+            if engine.world.active else None
+        if engine.world.is_main:
+            write_checkpoints(engine, epoch, improved, rngs=rngs)

@@ -16,7 +16,7 @@ import torch
 
 import fairnb as fnb
 from fairnb.distributed import close_world, init_world
-from fairnb.engine import TrainSettings, _Engine, seed_everything
+from fairnb.engine import TrainSettings, prepare_steps
 
 #: method -> (options, sampler); batch 31 splits 16 + 15 over 2 processes
 CASES = {
@@ -25,6 +25,10 @@ CASES = {
     "dbpm": ({"attribute": "race", "fair_weight": 0.1, "beta_np": 0.5,
               "beta_fp": 0.5}, "auto"),
     "groupdro": ({"attribute": "race", "eta": 1.0}, "plain"),
+    # dropout draws differ by process: off, to compare exactly
+    "multifair": ({"attribute": "race", "dropout": 0.0, "tau": 0.01},
+                  "plain"),
+    "dualfairvl": ({"attribute": "race"}, "auto"),
 }
 BATCH = 31
 #: LayerNorm only: a BatchNorm (fairnb-tiny's ResNet) normalises by each
@@ -38,9 +42,10 @@ def step(name, data, world):
     method = fnb.make_method(name, **options)
     settings = TrainSettings(attribute="race", epochs=2, batch_size=BATCH,
                              sampler=sampler, seed=0, device="cpu")
-    seed_everything(0)
-    engine = _Engine(bundle, method, data, settings, run=None)
+    engine = prepare_steps(bundle, method, data, settings=settings)
     named = [(f"model.{n}", p) for n, p in bundle.model.named_parameters()]
+    named += [(f"{k}.{n}", p) for k, m in method.modules().items()
+              for n, p in m.named_parameters()]
     grads = {}
 
     def capture(step):
@@ -51,11 +56,9 @@ def step(name, data, world):
     if name == "dbpm":  # a memory (the same in every process) to mine
         rng = np.random.default_rng(0)
         method.memory[:, 0] = rng.gamma(4.0, 1.0, len(method.memory))
-        epoch = 1
-    method.on_epoch_start(epoch, settings.epochs)
-    engine.freeze_others()
-    engine.set_mode(True)
-    engine.sampler.set_epoch(epoch)
+        epoch = 1  # its second epoch mines the memory
+        method.on_epoch_start(epoch, settings.epochs)
+        engine.sampler.set_epoch(epoch)
     index = next(iter(engine.sampler))
     row = engine.step(data.batch(index), epoch)
     extra = {}
@@ -64,6 +67,13 @@ def step(name, data, world):
                  "flagged": method.flagged.copy()}
     if name == "groupdro":
         extra = {"q": method.q.clone()}
+    if name == "multifair":  # the factors the gradients are scaled by
+        extra = {"factors": dict(method.factors),
+                 "group_ema": {m: list(v) for m, v in
+                               method.group_ema.items()}}
+    if name == "dualfairvl":  # prototypes moved by the global batch
+        extra = {"protos": method.net.proto_target.clone(),
+                 "protos_g": method.net.proto_sensitive.clone()}
     return {"row": row, "grads": grads, "index": np.asarray(index),
             "world": world.size, **extra}
 

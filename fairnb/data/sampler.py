@@ -44,13 +44,15 @@ class _Batches:
     def _make_plan(self, epoch: int) -> list[np.ndarray]:
         raise NotImplementedError
 
-    def _plan(self, epoch: int) -> list[np.ndarray]:
+    def plan(self, epoch: int) -> list[np.ndarray]:
+        """The batches (row positions) of ``epoch``, in order; the same
+        in every process for the same seed."""
         if self._plan_cache is None or self._plan_cache[0] != epoch:
             self._plan_cache = (epoch, self._make_plan(epoch))
         return self._plan_cache[1]
 
     def __iter__(self):
-        plan = self._plan(self.epoch)
+        plan = self.plan(self.epoch)
         if self.position >= len(plan):  # a finished epoch runs again
             self.position = 0
         while self.position < len(plan):

@@ -356,11 +356,21 @@ class DualFairVL(Method):
             "proto_loss": proto["pull"] + proto["push"] + proto["separate"],
             **{f"proto_{k}": v for k, v in proto.items()}}
 
+    distributed = True
+
     def training_step(self, batch, step: int) -> StepOutput:
-        device = self.context.device
+        """The loss of the global ``batch``; on several processes each
+        forwards its slice, the anchors are computed in every process and
+        the per-sample outputs gathered with autograd
+        (:mod:`fairnb.distributed`), so the prototypes and the group
+        means see the whole batch."""
+        device, world = self.context.device, self.context.world
         labels = batch.labels.to(device)
         codes = batch.attributes[:, self.column].to(device)
-        out = self.forward(batch)
+        out = self.forward(world.local(batch))
+        n = len(batch.index)
+        out = {k: v if k in ("a", "b") else world.gather(v, n)
+               for k, v in out.items()}
         terms = self.losses(out, labels, codes)
         loss = (terms["cls_loss"] + self.sen_weight * terms["sen_loss"]
                 + self.orth_weight * terms["orth_loss"]

@@ -440,16 +440,30 @@ class MultiFair(Method):
     def forward(self, batch):
         """(z, hidden, logits) of the fused classifier."""
         z = self.embed(batch)
+        return (z, *self.classify(z))
+
+    def classify(self, z: dict[str, torch.Tensor]):
+        """(hidden, logits) of the fused head on embeddings z_m."""
         hidden = self.net.head(self.net.fused(z))
-        return z, hidden, self.net.out(hidden)
+        return hidden, self.net.out(hidden)
 
     # training ------------------------------------------------------------
     def _codes(self, batch) -> torch.Tensor:
         return batch.attributes[:, ATTRIBUTES.index(self.attribute)]
 
+    distributed = True
+
     def training_step(self, batch, step: int) -> StepOutput:
+        """One step (module doc) on the global ``batch``: on several
+        processes each embeds its slice and the embeddings are gathered
+        with autograd (:mod:`fairnb.distributed`), so the fusion, the
+        heads, the batch AUCs and the factors are the global batch's,
+        the same in every process."""
+        world, n = self.context.world, len(batch.index)
         with self.context.autocast():
-            z, hidden, logits = self.forward(batch)
+            z = self.embed(world.local(batch))
+            z = {m: world.gather(v, n) for m, v in z.items()}
+            hidden, logits = self.classify(z)
         y = batch.labels.to(logits.device)
         ce = F.cross_entropy(logits.float(), y)
         loss, logs = ce, {"ce": float(ce.detach())}
