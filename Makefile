@@ -11,7 +11,7 @@ PRESET ?= demo
 export HF_HUB_OFFLINE ?= 1
 export PYTHONUNBUFFERED := 1
 
-.PHONY: setup demo compare multifair dualfairvl test lab bench lint clean-runs
+.PHONY: setup demo tour workshop-data solutions compare multifair dualfairvl test lab bench lint clean-runs
 
 setup: $(VENV)/.installed
 
@@ -24,6 +24,15 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup  ## run the core notebook series (01 -> 04) on the embedded default
 	$(PY) -m fairnb.series $(SERIES) --preset $(PRESET)
+
+tour: setup  ## 00: the whole story in about 10 min on 2 cores (data, CLIP vs FairCLIP over 3 seeds, dashboard, comparison)
+	$(PY) -m fairnb.series tour --preset $(PRESET)
+
+workshop-data: setup  ## a workshop's data and runs, in advance (about 10 min on 2 cores; docs/workshop.md)
+	$(PY) -m fairnb.workshop $(WORKSHOP_OPTIONS)
+
+solutions: setup  ## write the solution notebooks (notebooks/solutions/) from fairnb/exercises
+	$(PY) -m fairnb.exercises
 
 compare: setup  ## 06: a grid of 03 runs over seeds and its comparison (about 10-15 min on 2 cores)
 	$(PY) -m fairnb.series compare --preset $(PRESET)

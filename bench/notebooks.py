@@ -4,8 +4,8 @@ smoke and the demo preset.
 The notebooks run in order in one fresh runs folder, so 04 and 05 find
 03's run; the data cache is built by the first notebook that needs it
 (its time includes that once). By default every notebook runs in smoke,
-and in demo all but 06 and 07 (about 15 and 5 minutes on 2 cores;
-``--demo-all`` adds them).
+and in demo all but 00, 06 and 07 (about 8, 15 and 5 minutes on 2 cores;
+``--demo-all`` adds them; bench.workshop times the tour cold and warm).
 
 Run: ``python -m bench.notebooks [--demo-all]``.
 """
@@ -18,7 +18,15 @@ import time
 from pathlib import Path
 
 NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
-HEAVY = ("06_compare_methods", "07_multifair")
+HEAVY = ("00_tour", "06_compare_methods", "07_multifair")
+
+
+def notebook_parameters(name: str, preset: str) -> dict:
+    """The papermill parameters a notebook is timed with: its preset; 03
+    keeps its weights even in smoke (whose preset keeps none), so that 05
+    after it has a model to probe."""
+    return {"preset": preset, **({"keep": "best"} if name == "03_fairclip"
+                                 else {})}
 
 
 def run_notebook(name: str, preset: str, out_dir: Path) -> float:
@@ -26,7 +34,8 @@ def run_notebook(name: str, preset: str, out_dir: Path) -> float:
     start = time.perf_counter()
     pm.execute_notebook(str(NOTEBOOKS / f"{name}.ipynb"),
                         str(out_dir / f"{name}.{preset}.ipynb"),
-                        parameters={"preset": preset}, kernel_name="python3",
+                        parameters=notebook_parameters(name, preset),
+                        kernel_name="python3",
                         cwd=str(NOTEBOOKS), progress_bar=False,
                         log_output=False, execution_timeout=3600,
                         start_timeout=300)

@@ -22,7 +22,8 @@ _NAMES = {
     "ExploreConfig": "config", "FairCLIPConfig": "config",
     "SummarizeConfig": "config", "CompareConfig": "config",
     "ProbeConfig": "config", "MultiFairConfig": "config",
-    "DualFairVLConfig": "config", "frozen_backbone": "backbones",
+    "DualFairVLConfig": "config", "TourConfig": "config",
+    "frozen_backbone": "backbones",
     "Bias": "data", "DatasetError": "data", "ensure_synthetic": "data",
     "make_synthetic": "data", "open_dataset": "sources",
     "read_dataset": "data",
@@ -41,7 +42,7 @@ _NAMES = {
 _MODULES = ("attributes", "backbones", "callbacks", "checkpoints", "choices",
             "comparison", "config",
             "dashboard", "data", "deid", "engine", "evaluate", "explore",
-            "environment", "features", "jobs", "probes",
+            "environment", "exercises", "features", "jobs", "probes",
             "losses",
             "methods", "metrics", "models", "multimodal", "notes", "optim",
             "paths",
@@ -50,7 +51,7 @@ _MODULES = ("attributes", "backbones", "callbacks", "checkpoints", "choices",
             "runs", "selection", "shifts", "sources", "summarize",
             "summary_quality",
             "sweep",
-            "tokens", "uncertainty")
+            "tokens", "uncertainty", "workshop")
 
 __all__ = sorted(_NAMES) + list(_MODULES)
 

@@ -140,6 +140,19 @@ def train_job(cfg, *, root=None, run_path=None, train_only: bool = False,
     return JobResult(run, history, metrics)
 
 
+def run_or_reuse(**parameters) -> Path:
+    """The newest complete 03 run with these parameters (as papermill's
+    ``-p``: the preset fills the others), else one trained now in this
+    process (:func:`train_job`). The exercises' solutions train through
+    it, so a solution run a second time trains nothing."""
+    from .sweep import Cell, complete_run
+    cell = Cell("03_fairclip", parameters)
+    done = complete_run(cell)
+    if done is not None:
+        return done
+    return train_job(cell.config()).run.path
+
+
 def launch(run, *, devices: int) -> None:
     """Train a 03 ``run`` (its folder and ``params.json`` made) in
     ``devices`` processes: ``torchrun --standalone --nproc_per_node

@@ -13,9 +13,12 @@ import sys
 import time
 from pathlib import Path
 
+from .config.base import PRESETS
 from .paths import repo_root, runs_dir
 
 SERIES = {
+    # the whole story in about ten minutes (make tour)
+    "tour": ("00_tour",),
     "core": ("01_explore_data", "02_summarize_notes", "03_fairclip",
              "04_fairness_dashboard"),
     # heavier: a grid of 03 runs (make compare)
@@ -26,6 +29,10 @@ SERIES = {
     # prompt learning on a frozen CLIP, in and out of distribution
     # (make dualfairvl)
     "prompting": ("08_dualfairvl",),
+    # every notebook in order: a workshop session (preset workshop)
+    "workshop": ("00_tour", "01_explore_data", "02_summarize_notes",
+                 "03_fairclip", "04_fairness_dashboard", "05_linear_probe",
+                 "06_compare_methods", "07_multifair", "08_dualfairvl"),
 }
 
 
@@ -66,7 +73,7 @@ def main(argv=None) -> int:
     parser.add_argument("series", nargs="?", default="core",
                         choices=sorted(SERIES))
     parser.add_argument("--preset", default="demo",
-                        choices=("smoke", "demo", "paper"))
+                        choices=PRESETS)
     parser.add_argument("--timeout", type=int, default=1800,
                         help="per-cell timeout in seconds")
     args = parser.parse_args(argv)

@@ -35,3 +35,16 @@ def test_each_variant_sees_the_same_batch_alternately():
                       lambda i: seen.append(("b", i)), range(4), warmup=0)
     assert seen == [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("a", 2),
                     ("b", 2), ("b", 3), ("a", 3)]
+
+
+@pytest.mark.parametrize("preset", ["smoke", "demo", "workshop"])
+def test_the_timed_03_keeps_weights_for_the_05_after_it(preset):
+    """bench.notebooks runs 05 after 03: the smoke preset keeps no
+    checkpoint, so the timed 03 must ask for one."""
+    from bench.notebooks import notebook_parameters
+    from fairnb.config import FairCLIPConfig
+    params = notebook_parameters("03_fairclip", preset)
+    cfg = FairCLIPConfig.create(explicit=set(params) - {"preset"}, **params)
+    assert cfg.preset == preset and cfg.keep in ("best", "both")
+    assert notebook_parameters("05_linear_probe", preset) == {
+        "preset": preset}

@@ -40,7 +40,8 @@ def test_namespace_values_are_taken():
 @pytest.mark.parametrize("kw, words", [
     ({"split": "tset"}, ["'split'", "all, train, val, test",
                          "Did you mean 'test'"]),
-    ({"preset": "demoo"}, ["smoke, demo, paper", "Did you mean 'demo'"]),
+    ({"preset": "demoo"}, ["smoke, demo, workshop, paper",
+                           "Did you mean 'demo'"]),
     ({"attributes": "raec"}, ["'attributes'", "Did you mean 'race'"]),
     ({"n_examples": 0}, ["'n_examples'", "out of range"]),
     ({"n_examples": "three"}, ["must be int"]),

@@ -8,8 +8,8 @@ Each notebook has one dataclass here. Its setup cell calls
 - checks every value (type, choices, range) and names the valid choices
   and the closest match,
 - gives the parameters you did not set the chosen preset's values
-  (``smoke`` | ``demo`` | ``paper``); the defaults in a parameters cell
-  are the ``demo`` values.
+  (``smoke`` | ``demo`` | ``workshop`` | ``paper``); the defaults in a
+  parameters cell are the ``demo`` values.
 
 Used in: all notebooks.
 """
@@ -33,6 +33,7 @@ from .notebooks import (
 )
 from .probing import ProbeConfig
 from .prompting import DualFairVLConfig
+from .tour import TourConfig
 from .training import (
                    METHOD_FIELDS,
                    FairCLIPConfig,
@@ -42,15 +43,16 @@ from .training import (
 
 #: notebook name -> its config class (the notebook tests use this)
 CONFIGS: dict[str, type[NotebookConfig]] = {
-    c.NOTEBOOK: c for c in (ExploreConfig, SummarizeConfig, FairCLIPConfig,
-                            DashboardConfig, ProbeConfig, CompareConfig,
-                            MultiFairConfig, DualFairVLConfig)}
+    c.NOTEBOOK: c for c in (TourConfig, ExploreConfig, SummarizeConfig,
+                            FairCLIPConfig, DashboardConfig, ProbeConfig,
+                            CompareConfig, MultiFairConfig,
+                            DualFairVLConfig)}
 
 __all__ = ["ATTRIBUTES", "CONFIGS", "CompareConfig", "ConfigError",
            "DashboardConfig", "DualFairVLConfig",
            "ExploreConfig", "FairCLIPConfig", "METHOD_FIELDS",
            "MultiFairConfig",
            "NotebookConfig", "OPTIMIZERS", "PRESETS", "ProbeConfig",
-           "SummarizeConfig",
+           "SummarizeConfig", "TourConfig",
            "check_choice_cfg", "check_range", "injected_names",
            "parse_options", "parse_splits", "parse_weights"]

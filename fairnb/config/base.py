@@ -18,7 +18,9 @@ from typing import Any, ClassVar
 
 from ..attributes import check_choice, closest
 
-PRESETS: tuple[str, ...] = ("smoke", "demo", "paper")
+#: smoke (tests), demo (the default), workshop (every notebook in about two
+#: minutes on 2 CPU cores, on the demo data: docs/workshop.md), paper
+PRESETS: tuple[str, ...] = ("smoke", "demo", "workshop", "paper")
 
 
 class ConfigError(ValueError):

@@ -119,6 +119,7 @@ class FairCLIPConfig(AcquisitionConditions, NotebookConfig):
         "launcher": LAUNCHERS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"epochs": 2, "batch_size": 32, "keep": "none"},
+        "workshop": {"epochs": 3},  # about 70 s on 2 cores
         # ViT-B/16 + OpenAI weights, the released code's protocol and
         # hyperparameters (shared/METHODS.md §1.4)
         "paper": {"model": "ViT-B-16", "pretrained": "openai",

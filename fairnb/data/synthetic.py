@@ -44,6 +44,8 @@ from ._folders import (
 from ._images import BASE_NOISE, render_image, total_deviation
 
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 2000, "paper": 10000}
+#: presets that read another preset's data (one cached folder serves both)
+DATA_PRESETS: dict[str, str] = {"workshop": "demo"}
 #: Largest :meth:`Bias.scaled` level: the bias group's notes then never
 #: state the diagnosis (0.05 + 2.375 x 0.40 = 1); its disc contrast is 0.05.
 MAX_BIAS_LEVEL = 2.375
@@ -264,11 +266,12 @@ def ensure_synthetic(preset: str = "demo", *, seed: int = 0,
     Traceback (most recent call last):
     ...
     ValueError: Unknown preset 'smok'. Valid choices: smoke, demo, \
-paper. Did you mean 'smoke'?
+paper, workshop. Did you mean 'smoke'?
 
     Used in: 01_explore_data, 02_summarize_notes, 03_fairclip.
     """
-    check_choice("preset", preset, list(PRESET_SIZES))
+    check_choice("preset", preset, [*PRESET_SIZES, *DATA_PRESETS])
+    preset = DATA_PRESETS.get(preset, preset)
     planted = Bias.scaled(bias)
     root = cached_root("synthetic", preset, seed=seed, bias=bias)
     params = _params(PRESET_SIZES[preset], seed, planted)

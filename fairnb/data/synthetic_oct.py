@@ -46,7 +46,7 @@ from ._folders import (
     _sibling,
 )
 from ._images import render_image, total_deviation
-from .synthetic import Bias, _draw_table, cached_root
+from .synthetic import DATA_PRESETS, Bias, _draw_table, cached_root
 
 PRESET_SIZES: dict[str, int] = {"smoke": 300, "demo": 1200, "paper": 10000}
 VERSION = 1
@@ -181,7 +181,8 @@ def ensure_synthetic_oct(preset: str = "demo", *, seed: int = 0,
     """Path of the cached SLO + OCT stand-in of ``preset``
     (``data_dir() / "synthetic-oct-<preset>-seed<seed>"``, ``-bias<level>``
     for another planted-disparity level), made on first use."""
-    check_choice("preset", preset, list(PRESET_SIZES))
+    check_choice("preset", preset, [*PRESET_SIZES, *DATA_PRESETS])
+    preset = DATA_PRESETS.get(preset, preset)
     planted = Bias.scaled(bias)
     root = cached_root("synthetic-oct", preset, seed=seed, bias=bias)
     params = _params(PRESET_SIZES[preset], seed, planted)

@@ -358,3 +358,15 @@ def test_ensure_synthetic_keeps_one_folder_per_bias_level(tmp_path,
     from fairnb.data import locate_dataset
     with pytest.raises(ValueError, match="leave data_dir empty"):
         locate_dataset(str(default), bias=2)
+
+
+def test_the_workshop_preset_reads_the_demo_data(tmp_path, monkeypatch):
+    import fairnb.data.synthetic as synthetic
+    monkeypatch.setenv("FAIRNB_DATA_DIR", str(tmp_path))
+    monkeypatch.setitem(synthetic.PRESET_SIZES, "demo", 30)
+    demo = ensure_synthetic("demo")
+    assert demo.name == "synthetic-demo-seed0"
+    stamp = (demo / "data_summary.csv").stat().st_mtime_ns
+    assert ensure_synthetic("workshop") == demo  # not generated again
+    assert (demo / "data_summary.csv").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == [demo.name]

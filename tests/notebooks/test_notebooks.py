@@ -602,22 +602,142 @@ def test_03_trains_each_baseline_with_its_defaults(tmp_path, monkeypatch,
         assert "equal places per" in text
 
 
+# -- 00 --
+@pytest.fixture(scope="module")
+def tour_runs(tmp_path_factory, clip_runs):
+    """The tour (smoke: CLIP and FairCLIP, seeds 0 and 1, one epoch) on a
+    runs folder that holds clip_runs: it trains the two FairCLIP runs.
+    Returns the runs folder and the executed notebook's text."""
+    import shutil
+    tmp = tmp_path_factory.mktemp("tour")
+    runs = tmp / "runs"
+    for run in clip_runs:
+        shutil.copytree(run, runs / "03_fairclip" / run.name)
+    mp = pytest.MonkeyPatch()
+    mp.setenv("FAIRNB_RUNS_DIR", str(runs))
+    try:
+        text = execute("00_tour", tmp).read_text()
+    finally:
+        mp.undo()
+    return runs, text
+
+
+def params_of(path):
+    return json.loads((path / "params.json").read_text())
+
+
+def group_aucs(path, attribute="race"):
+    """Test AUC per known group of a run, by scikit-learn."""
+    from sklearn.metrics import roc_auc_score
+
+    from fairnb.attributes import code_to_name
+    z = np.load(path / "predictions.npz")
+    groups = z[f"attr_{attribute}"]
+    out = {}
+    for code in sorted(set(groups.tolist()) - {-1}):
+        m = groups == code
+        if len(set(z["y_true"][m].tolist())) == 2:
+            out[code_to_name(attribute, code)] = roc_auc_score(
+                z["y_true"][m], z["y_score"][m])
+    return out
+
+
+def test_00_tours_the_series_and_its_solutions_check(tour_runs,
+                                                    monkeypatch):
+    import fairnb as fnb
+    runs, text = tour_runs
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    assert "SweepResult(4 runs, 2 already complete, 0 failed" in text
+    [tour] = (runs / "00_tour").iterdir()
+    diffs = pd.read_csv(tour / "comparison.csv")
+    assert set(diffs["method"]) == {"fairclip"}
+    assert {"AUC", "ES-AUC"} <= set(diffs["metric"])
+    assert set(diffs["n_seeds"]) == {2}
+    table = pd.read_csv(tour / "by_group.csv")
+    assert set(table["method"]) == {"clip", "fairclip"}
+    assert (tour / "figures" / "tour.html").is_file()
+    metrics = json.loads((tour / "metrics.json").read_text())
+    assert metrics["n_runs"] == 4
+    # the solutions' answers are the checker's, and CLIP's lowest group
+    # at seed 0 is the one scikit-learn finds
+    [clip0] = [p for p in (runs / "03_fairclip").iterdir()
+               if (params_of(p)["method"], params_of(p)["seed"])
+               == ("clip", 0)]
+    aucs = group_aucs(clip0)
+    answers = {}
+    for key in ("00.1", "00.2", "00.3"):
+        answers[key] = fnb.exercises.run_solution(key,
+                                                  preset="smoke")["answer"]
+        verdict = fnb.exercises.check(key, answers[key], preset="smoke")
+        assert verdict.correct is True, (key, verdict)
+    assert answers["00.1"] == min(aucs, key=aucs.get)
+    other = "yes" if answers["00.2"] == "no" else "no"
+    assert fnb.exercises.check("00.2", other, preset="smoke").correct is False
+
+
+def test_03_and_04_solutions_run_and_check(tour_runs, tmp_path,
+                                           monkeypatch):
+    """Every 03 and 04 solution runs after the tour's runs (smoke, one
+    epoch) and its checked answer is right; 03.1 and 04 reuse the tour's
+    seed-0 runs, so only fair_weight 100, the official protocol and
+    FairCLIP+ train."""
+    import shutil
+
+    import fairnb as fnb
+    runs = tmp_path / "runs"
+    shutil.copytree(tour_runs[0] / "03_fairclip", runs / "03_fairclip")
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
+    before = set((runs / "03_fairclip").iterdir())
+    answers = {}
+    for key in [k for k in fnb.exercises.EXERCISES if k[:2] in ("03", "04")]:
+        ns = fnb.exercises.run_solution(key, preset="smoke", epochs=1)
+        if fnb.exercises.exercise(key).checked:
+            answers[key] = ns["answer"]
+            verdict = fnb.exercises.check(key, ns["answer"], preset="smoke")
+            assert verdict.correct is True, (key, verdict)
+    trained = sorted((params_of(p)["method"], params_of(p)["protocol"],
+                      params_of(p)["fair_weight"])
+                     for p in set((runs / "03_fairclip").iterdir()) - before)
+    assert trained == [("fairclip", "fairnb", 100.0),
+                       ("fairclip", "official", 1e-6),  # the protocol's
+                       ("fairclip_plus", "fairnb", 10.0)]
+    # oracles by scikit-learn on the runs' predictions
+    from sklearn.metrics import roc_auc_score
+    seed0 = {(params_of(p)["method"], params_of(p)["fair_weight"],
+              params_of(p)["protocol"]): p
+             for p in (runs / "03_fairclip").iterdir()
+             if params_of(p)["seed"] == 0}
+    clip, fair = seed0[("clip", 10.0, "fairnb")], seed0[("fairclip", 10.0,
+                                                        "fairnb")]
+    a, b = group_aucs(clip), group_aucs(fair)
+    change = {g: abs(b[g] - a[g]) for g in a.keys() & b.keys()}
+    assert answers["03.1"] == max(change, key=change.get)
+    auc = {w: roc_auc_score(*[np.load(seed0[("fairclip", w, "fairnb")]
+                                      / "predictions.npz")[k]
+                              for k in ("y_true", "y_score")])
+           for w in (10.0, 100.0)}
+    expected = "same" if abs(auc[100.0] - auc[10.0]) <= 0.005 else (
+        "higher" if auc[100.0] > auc[10.0] else "lower")
+    assert answers["03.2"] == expected
+    assert answers["04.4"] in ("posthoc", "fairclip")
+
+
 # -- 06 --
 def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
                                                         monkeypatch,
-                                                        clip_runs):
+                                                        tour_runs):
     import shutil
 
     runs = tmp_path / "runs"
-    for run in clip_runs:  # the baseline's two seeds exist already
-        shutil.copytree(run, runs / "03_fairclip" / run.name)
+    # both methods' two seeds exist already (the tour trained them)
+    shutil.copytree(tour_runs[0] / "03_fairclip", runs / "03_fairclip")
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
     # two levels of the planted disparity: the default (1, where the
     # baseline's runs exist) and twice as strong
     params = dict(methods="clip,fairclip", seeds="0,1", epochs=1,
                   bias_levels="1,2")
     text = execute("06_compare_methods", tmp_path, **params).read_text()
-    assert "SweepResult(8 runs, 2 already complete, 0 failed" in text
+    assert "SweepResult(8 runs, 4 already complete, 0 failed" in text
     assert "With 2 seeds no signed-rank test can reject" in text
     [run] = (runs / "06_compare_methods").iterdir()
     diffs = pd.read_csv(run / "comparison.csv")
@@ -655,7 +775,7 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
         "-", 1)[-1] for p in (runs / "03_fairclip").iterdir()
         if (p / "data.json").is_file()}
     assert roots == {"seed0", "bias2"}
-    # the two copied runs were reused, not trained again (the sweep's
+    # the four copied runs were reused, not trained again (the sweep's
     # skipping and resuming is tested on its own in test_sweep.py)
     assert len(list((runs / "03_fairclip").iterdir())) == 8
 
