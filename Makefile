@@ -46,8 +46,8 @@ dualfairvl: setup  ## 08: DualFairVL (reconstructed) on a frozen CLIP, in and ou
 test: setup  ## the whole test suite (notebooks executed by papermill, smoke)
 	$(PY) -m pytest
 
-lab: setup  ## JupyterLab on localhost
-	$(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
+lab: setup  ## JupyterLab on localhost; notebooks default to PRESET (make lab PRESET=workshop)
+	FAIRNB_PRESET=$(PRESET) $(VENV)/bin/jupyter lab --ip 127.0.0.1 --notebook-dir notebooks
 
 bench: setup  ## speed and memory benchmarks; writes bench/RESULTS.md
 	$(PY) -m bench

@@ -9,8 +9,9 @@ bootstrap group reports (2,000 samples, 4 attributes, 1,000 resamples)
 a streamed checkpoint's peak memory <= 5 % of one built in memory;
 ``import fairnb`` < 1 s without torch. Also: 2 gloo processes vs one on
 the same global batches, Sinkhorn time vs batch size (exact, entropic,
-geomloss), each notebook's end-to-end time (smoke; demo but 06 and 07
-unless ``--demo-all``), and on a GPU ViT-B-16 samples/s and MFU
+geomloss), each notebook's end-to-end time (smoke; demo but 00, 06 and
+07 unless ``--demo-all``; ``python -m bench.workshop`` times a workshop
+session), and on a GPU ViT-B-16 samples/s and MFU
 (``no GPU`` otherwise). ``--quick``: fewer pairs and no notebooks.
 """
 from __future__ import annotations
@@ -169,8 +170,9 @@ def main(argv=None) -> int:
         lines += [f"| {r['notebook']} | {_fmt(r['smoke_s'])} | "
                   f"{_fmt(r['demo_s'])} |" for r in notebooks]
         lines += ["", "The first notebook to need the data builds its cache"
-                  " (once per preset); `not run`: 06 and 07 demo take "
-                  "`--demo-all`."]
+                  " (once per preset); `not run`: 00, 06 and 07 demo take "
+                  "`--demo-all` (`python -m bench.workshop` times the tour "
+                  "and a workshop session: bench/WORKSHOP.md)."]
     text = "\n".join(lines) + "\n"
     Path(__file__).with_name("RESULTS.md").write_text(text)
     print(text)

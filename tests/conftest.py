@@ -15,6 +15,7 @@ def _isolated_dirs(tmp_path_factory):
     else:
         mp.setenv("FAIRNB_DATA_DIR", str(tmp_path_factory.mktemp("data")))
     mp.setenv("FAIRNB_RUNS_DIR", str(tmp_path_factory.mktemp("runs")))
+    mp.delenv("FAIRNB_PRESET", raising=False)  # a session's default preset
     yield
     mp.undo()
 

@@ -124,3 +124,23 @@ def test_a_method_default_fills_what_nobody_set():
     assert explicit.fair_weight == 10.0  # -p fair_weight 10 wins
     official = FairCLIPConfig.create(method="dbpm", protocol="official")
     assert official.fair_weight == 1e-6  # the protocol's, not the method's
+
+
+def test_a_session_preset_fills_a_cell_left_at_demo(monkeypatch, capsys):
+    """make lab PRESET=workshop: the notebooks' cells say demo, the
+    session's preset applies (03's workshop epochs); -p preset wins."""
+    from fairnb.config import FairCLIPConfig
+    cell = {"preset": "demo", "epochs": 6, "method": "fairclip"}
+    monkeypatch.setenv("FAIRNB_PRESET", "workshop")
+    cfg = FairCLIPConfig.from_namespace(dict(cell))
+    assert (cfg.preset, cfg.epochs) == ("workshop", 3)
+    assert "FAIRNB_PRESET" in capsys.readouterr().out
+    injected = '# Parameters\npreset = "smoke"\n'
+    cfg = FairCLIPConfig.from_namespace(
+        {**cell, "preset": "smoke", "In": [injected]})
+    assert (cfg.preset, cfg.epochs) == ("smoke", 2)
+    cfg = FairCLIPConfig.from_namespace({**cell, "preset": "paper"})
+    assert cfg.preset == "paper"  # edited in the cell
+    monkeypatch.setenv("FAIRNB_PRESET", "worksop")
+    with pytest.raises(ConfigError, match="Did you mean 'workshop'"):
+        FairCLIPConfig.from_namespace(dict(cell))

@@ -214,22 +214,6 @@ def assert_same_run(a: Path, b: Path):
     np.testing.assert_allclose(pb.y_score, pa.y_score, rtol=1e-4, atol=1e-6)
 
 
-def test_torchrun_trains_a_03_run_from_its_params_json(tmp_path,
-                                                       one_process_run):
-    done = run([*TORCHRUN, "-m", "fairnb", "train", "--config",
-                str(one_process_run / "params.json"), "--root",
-                str(tmp_path / "runs")])
-    [folder] = (tmp_path / "runs" / "03_fairclip").iterdir()
-    assert f"run folder: {folder} (2 processes)" in done.stdout
-    params = json.loads((folder / "params.json").read_text())
-    assert (params["launcher"], params["devices"]) == ("torchrun", 2)
-    for name in ("predictions_val.npz", "by_group.csv", "data.json",
-                 "env.json"):
-        assert (folder / name).is_file(), name
-    assert not (folder / "checkpoints").exists()  # smoke keeps none
-    assert_same_run(one_process_run, folder)
-
-
 def test_03_trains_in_two_processes_with_launcher_torchrun(tmp_path,
                                                            monkeypatch,
                                                            one_process_run):
@@ -240,12 +224,13 @@ def test_03_trains_in_two_processes_with_launcher_torchrun(tmp_path,
     assert_same_run(one_process_run, folder)
 
 
-def test_a_two_process_run_killed_mid_training_resumes(tmp_path,
-                                                       one_process_run):
-    """torchrun killed after its first epoch's checkpoint, then the same
-    command again: it resumes the run folder (every process from
-    ``last.pt``, each with its own random state) and ends where the
-    uninterrupted one-process training ends."""
+def test_torchrun_trains_a_03_run_from_its_params_json_and_resumes(
+        tmp_path, one_process_run):
+    """``torchrun -m fairnb train --config <a 03 run's params.json>``
+    killed after its first epoch's checkpoint, then the same command
+    again: it resumes the run folder (every process from ``last.pt``, each
+    with its own random state) and writes the run folder the
+    uninterrupted one-process training writes."""
     import time
 
     import psutil
@@ -268,6 +253,13 @@ def test_a_two_process_run_killed_mid_training_resumes(tmp_path,
     last = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)
     assert last["epoch"] == 1
     assert len(last["rng_ranks"]) == 2  # one random state per process
-    run(cmd)  # the same command
+    done = run(cmd)  # the same command
     assert [p.name for p in folder.iterdir()] == [killed.name]
+    assert f"run folder: {killed} (2 processes)" in done.stdout
+    params = json.loads((killed / "params.json").read_text())
+    assert (params["launcher"], params["devices"]) == ("torchrun", 2)
+    for name in ("predictions_val.npz", "by_group.csv", "data.json",
+                 "env.json"):
+        assert (killed / name).is_file(), name
+    assert not (killed / "checkpoints").exists()  # smoke keeps none
     assert_same_run(one_process_run, killed)

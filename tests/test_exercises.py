@@ -34,6 +34,10 @@ def make(kind, tolerance=0.0):
     ("pair", ["race", "language"], ("ethnicity", "language"), False),
     ("number", "3", 3.0, True),
     ("number", 3.2, 3.0, False),
+    ("number", "none", float("nan"), True),  # over the limit: no number
+    ("number", float("nan"), None, True),
+    ("number", 3, float("nan"), False),
+    ("number", "none", 3.0, False),
 ])
 def test_answers_are_judged_by_kind(kind, answer, reference, right):
     verdict = compare(make(kind), answer, reference)
@@ -69,6 +73,16 @@ def test_open_exercises_and_missing_runs_say_so(tmp_path, monkeypatch):
     assert verdict.correct is None
     assert "No complete run of 03_fairclip" in verdict.message
     assert "papermill 03_fairclip.ipynb" in verdict.message
+
+
+def test_a_check_reads_the_session_presets_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "empty"))
+    monkeypatch.setenv("FAIRNB_PRESET", "workshop")
+    assert fnb.exercises.default_preset() == "workshop"
+    verdict = check("03.2", "lower")
+    assert "-p preset workshop" in verdict.message
+    monkeypatch.delenv("FAIRNB_PRESET")
+    assert "-p preset demo" in check("03.2", "lower").message
 
 
 def test_an_unknown_exercise_names_the_closest():
@@ -108,8 +122,10 @@ def test_every_notebook_with_solutions_lists_its_exercises():
         nb = nbformat.read(solution_path(number).parents[1]
                            / f"{stem}.ipynb", as_version=4)
         text = "\n".join(c.source for c in nb.cells)
-        assert "fnb.exercises.check" in text, stem
         exercises = for_notebook(number)
+        assert "fnb.exercises.solution" in text, stem
+        assert ("fnb.exercises.check" in text) == any(
+            e.checked for e in exercises), stem
         for i, ex in enumerate(exercises, 1):  # the same questions
             assert f"\n{i}. {ex.question}" in text, (stem, ex.key)
         assert f"\n{len(exercises) + 1}. " not in text, stem

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import math
+import os
 import types
 import typing
 from dataclasses import dataclass, fields
@@ -39,6 +40,21 @@ def injected_names(namespace: dict) -> list[str]:
                 "# Parameters"):
             return _assigned_names(source)
     return []
+
+
+def session_preset() -> str:
+    """The preset a session runs notebooks with by default
+    (``FAIRNB_PRESET``, e.g. ``make lab PRESET=workshop``), or ``""``.
+    A notebook's parameters cell left at ``preset = "demo"`` takes it; a
+    preset given with papermill's ``-p`` or edited in the cell wins."""
+    value = os.environ.get("FAIRNB_PRESET", "").strip()
+    if value and value not in PRESETS:
+        near = closest(value, list(PRESETS))
+        raise ConfigError(
+            f"FAIRNB_PRESET={value!r} is not a preset; valid: "
+            f"{', '.join(PRESETS)}." + (f" Did you mean {near!r}?" if near
+                                        else "") + " Unset it for demo.")
+    return value
 
 
 def _assigned_names(source: str) -> list[str]:
@@ -111,6 +127,12 @@ class NotebookConfig:
         cls._check_known(injected)
         values = {n: namespace[n] for n in names if n in namespace}
         values.update(overrides)
+        session = session_preset()
+        if session and "preset" not in set(injected) | set(overrides) and \
+                values.get("preset", "demo") == "demo":
+            values["preset"] = session  # the cell's default left as it is
+            print(f"preset {session!r} (FAIRNB_PRESET; set -p preset to "
+                  "choose another)")
         return cls.create(explicit=set(injected) | set(overrides), **values)
 
     @classmethod

@@ -61,7 +61,7 @@ class MultiFairConfig(NotebookConfig):
         "device": DEVICES, "keep": KEEP_CHECKPOINTS}
     PRESET_VALUES: ClassVar[dict[str, dict[str, Any]]] = {
         "smoke": {"epochs": 2, "oct_slices": 4, "keep": "none"},
-        "workshop": {"epochs": 3},
+        "workshop": {"epochs": 2},  # four methods: about 2 min on 2 cores
         # the released code's FairCLIP-data settings (METHODS.md §3.4) on
         # ViT-B/16 with OpenAI weights (the released code: HF ViT + BERT)
         "paper": {"model": "ViT-B-16", "pretrained": "openai",

@@ -14,17 +14,18 @@ fairnb.exercises`` writes the teacher's solution notebooks
 (``notebooks/solutions/<notebook>.ipynb``) from the same source; the
 tests run every solution after its notebook and check its answer.
 
-Exercises so far: 00, 01, 03 and 04 (:data:`EXERCISES`).
+Exercises so far: 00 – 05 (:data:`EXERCISES`).
 """
 from __future__ import annotations
 
 from ..attributes import closest
-from . import dashboard, data, runs, tour, training
+from . import dashboard, data, probing, runs, summaries, tour, training
 from .core import KINDS, Exercise, Verdict, compare
 
 #: key ("03.2") -> exercise, in notebook order
 EXERCISES: dict[str, Exercise] = {
-    e.key: e for module in (tour, data, training, dashboard)
+    e.key: e for module in (tour, data, summaries, training, dashboard,
+                            probing)
     for e in module.EXERCISES}
 
 #: notebook number -> notebook stem
@@ -34,8 +35,9 @@ NOTEBOOKS = {"00": "00_tour", "01": "01_explore_data",
              "06": "06_compare_methods", "07": "07_multifair",
              "08": "08_dualfairvl"}
 
-__all__ = ["EXERCISES", "Exercise", "KINDS", "Verdict", "check", "exercise",
-           "for_notebook", "run_solution", "runs", "solution"]
+__all__ = ["EXERCISES", "Exercise", "KINDS", "Verdict", "check",
+           "default_preset", "exercise", "for_notebook", "run_solution",
+           "runs", "solution"]
 
 
 def exercise(key: str) -> Exercise:
@@ -53,9 +55,17 @@ def for_notebook(number: str) -> list[Exercise]:
     return [e for e in EXERCISES.values() if e.notebook_number == number]
 
 
-def check(key: str, answer, *, preset: str = "demo") -> Verdict:
+def default_preset() -> str:
+    """The session's preset (``FAIRNB_PRESET``, e.g. ``make lab
+    PRESET=workshop``), else ``demo``: the runs a check reads."""
+    from ..config.base import session_preset
+    return session_preset() or "demo"
+
+
+def check(key: str, answer, *, preset: str | None = None) -> Verdict:
     """Whether ``answer`` to exercise ``key`` is right, with a hint when it
-    is not; the reference comes from the newest runs of ``preset``.
+    is not; the reference comes from the newest runs of ``preset``
+    (default: :func:`default_preset`).
 
     Examples
     --------
@@ -66,7 +76,7 @@ def check(key: str, answer, *, preset: str = "demo") -> Verdict:
     if not ex.checked:
         return compare(ex, answer, None)
     try:
-        reference = ex.reference(preset=preset)
+        reference = ex.reference(preset=preset or default_preset())
     except FileNotFoundError as exc:
         return Verdict(None, f"Nothing to check against yet: {exc}")
     return compare(ex, answer, reference)
@@ -93,7 +103,7 @@ def solution(key: str) -> Solution:
     return Solution(exercise(key))
 
 
-def run_solution(key: str, *, preset: str = "demo", epochs: int = 0
+def run_solution(key: str, *, preset: str | None = None, epochs: int = 0
                  ) -> dict:
     """Run exercise ``key``'s solution code (after its notebook ran with
     ``preset``); returns its namespace (``answer`` where it is checked)."""
@@ -104,7 +114,7 @@ def run_solution(key: str, *, preset: str = "demo", epochs: int = 0
 
     import fairnb as fnb
     namespace = {"fnb": fnb, "json": json, "np": np, "pd": pd,
-                 "preset": preset, "epochs": epochs}
+                 "preset": preset or default_preset(), "epochs": epochs}
     exec(compile(exercise(key).code, f"<solution {key}>", "exec"),
          namespace)
     return namespace

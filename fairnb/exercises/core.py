@@ -83,13 +83,15 @@ def compare(exercise: Exercise, answer, reference) -> Verdict:
         return Verdict(None, "Compare your reasoning with "
                        f"fnb.exercises.solution({exercise.key!r}).")
     if kind == "number":
+        undefined = _is_none(reference)
+        if _is_none(answer) or undefined:  # "none": no number applies
+            ok = _is_none(answer) and undefined
+            return Verdict(ok, "No number applies on these runs." if ok
+                           else hint)
         try:
             value = float(answer)
         except (TypeError, ValueError):
             return Verdict(False, f"Answer with a number; got {answer!r}.")
-        if math.isnan(float(reference)):
-            return Verdict(None, "The reference is undefined on this run "
-                           "(NaN); train with more data or epochs.")
         ok = abs(value - float(reference)) <= exercise.tolerance
         return Verdict(ok, f"The runs give {float(reference):.4g}." if ok
                        else hint)
@@ -113,6 +115,17 @@ def compare(exercise: Exercise, answer, reference) -> Verdict:
     else:
         raise ValueError(f"Unknown kind {kind!r}; valid: {', '.join(KINDS)}.")
     return Verdict(ok, f"The runs say {_shown(reference)}." if ok else hint)
+
+
+def _is_none(value) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return _text(value) in ("none", "nan", "")
+    try:
+        return math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
 
 
 def _shown(reference) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .core import Exercise
 from .runs import metrics, newest
+from .training import DEFAULTS
 
 
 def dpd_direction(preset: str = "demo", *, low: float = 0.45,
@@ -13,7 +14,7 @@ def dpd_direction(preset: str = "demo", *, low: float = 0.45,
     import numpy as np
     from fairlearn.metrics import demographic_parity_difference
     z = np.load(newest("03_fairclip", method="clip", seed=0,
-                       preset=preset) / "predictions.npz")
+                       preset=preset, **DEFAULTS) / "predictions.npz")
     race = z["attr_race"]
     known = race >= 0
     values = [demographic_parity_difference(
@@ -30,8 +31,10 @@ def lower_deodds(preset: str = "demo", attribute: str = "race") -> str:
     ``fairclip``."""
     from ..posthoc import run_thresholds
     from ..predictions import Predictions
-    clip = newest("03_fairclip", method="clip", seed=0, preset=preset)
-    fair = newest("03_fairclip", method="fairclip", seed=0, preset=preset)
+    clip = newest("03_fairclip", method="clip", seed=0, preset=preset,
+                  **DEFAULTS)
+    fair = newest("03_fairclip", method="fairclip", seed=0, preset=preset,
+                  fair_weight=10.0, **DEFAULTS)
     post = run_thresholds(clip, Predictions.load(clip / "predictions.npz"),
                           attribute=attribute,
                           constraints="equalized_odds")["equalized_odds"]
@@ -58,7 +61,7 @@ table[table["group"] == "all"].round(3)''',
     Exercise(
         "04.2", "Set `-p threshold 0.45`: does the race DPD of the CLIP run "
         "go higher, lower or stay the same?",
-        code='''run = fnb.exercises.runs.newest("03_fairclip", method="clip", seed=0, preset=preset)
+        code='''run = fnb.exercises.runs.newest("03_fairclip", method="clip", seed=0, preset=preset, summaries="", protocol="fairnb")
 pred = fnb.Predictions.load(run / "predictions.npz")
 dpd = {t: fnb.metrics.group_report(pred.y_true, pred.y_score, groups=pred.attributes["race"], attribute="race",
                                    threshold=t, n_boot=100).value("all", "dpd") for t in (0.5, 0.45)}
@@ -75,7 +78,7 @@ answer = "same" if abs(dpd[0.45] - dpd[0.5]) <= 1e-9 else ("higher" if dpd[0.45]
     Exercise(
         "04.3", "Halve `n_boot`. How much do the interval ends move? What "
         "does that say about the Monte Carlo error of the bootstrap?",
-        code='''run = fnb.exercises.runs.newest("03_fairclip", method="clip", seed=0, preset=preset)
+        code='''run = fnb.exercises.runs.newest("03_fairclip", method="clip", seed=0, preset=preset, summaries="", protocol="fairnb")
 pred = fnb.Predictions.load(run / "predictions.npz")
 ends = {}
 for n_boot in (1000, 500):

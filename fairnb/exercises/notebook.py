@@ -21,7 +21,11 @@ SETUP = """import json
 import numpy as np
 import pandas as pd
 
-import fairnb as fnb"""
+import fairnb as fnb
+
+if preset == "demo":  # the cell left as it is: the session's preset (FAIRNB_PRESET)
+    preset = fnb.exercises.default_preset()
+print("preset:", preset)"""
 
 
 def solution_notebook(number: str):

@@ -675,12 +675,12 @@ def test_00_tours_the_series_and_its_solutions_check(tour_runs,
     assert fnb.exercises.check("00.2", other, preset="smoke").correct is False
 
 
-def test_03_and_04_solutions_run_and_check(tour_runs, tmp_path,
-                                           monkeypatch):
-    """Every 03 and 04 solution runs after the tour's runs (smoke, one
-    epoch) and its checked answer is right; 03.1 and 04 reuse the tour's
-    seed-0 runs, so only fair_weight 100, the official protocol and
-    FairCLIP+ train."""
+def test_02_03_04_solutions_run_and_check(tour_runs, tmp_path,
+                                          monkeypatch):
+    """Every 02, 03 and 04 solution runs after the tour's runs (smoke, one
+    epoch) and each checked answer is right; 02.1, 03.1 and 04 reuse the
+    tour's seed-0 runs, so only 100-character summaries, fair_weight 100,
+    the official protocol and FairCLIP+ train."""
     import shutil
 
     import fairnb as fnb
@@ -689,24 +689,27 @@ def test_03_and_04_solutions_run_and_check(tour_runs, tmp_path,
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
     before = set((runs / "03_fairclip").iterdir())
     answers = {}
-    for key in [k for k in fnb.exercises.EXERCISES if k[:2] in ("03", "04")]:
+    for key in [k for k in fnb.exercises.EXERCISES
+                if k[:2] in ("02", "03", "04")]:
         ns = fnb.exercises.run_solution(key, preset="smoke", epochs=1)
         if fnb.exercises.exercise(key).checked:
             answers[key] = ns["answer"]
             verdict = fnb.exercises.check(key, ns["answer"], preset="smoke")
             assert verdict.correct is True, (key, verdict)
     trained = sorted((params_of(p)["method"], params_of(p)["protocol"],
-                      params_of(p)["fair_weight"])
+                      params_of(p)["fair_weight"],
+                      Path(params_of(p)["summaries"]).name)
                      for p in set((runs / "03_fairclip").iterdir()) - before)
-    assert trained == [("fairclip", "fairnb", 100.0),
-                       ("fairclip", "official", 1e-6),  # the protocol's
-                       ("fairclip_plus", "fairnb", 10.0)]
+    assert trained == [("fairclip", "fairnb", 10.0, "extractive_100.csv"),
+                       ("fairclip", "fairnb", 100.0, ""),
+                       ("fairclip", "official", 1e-6, ""),  # the protocol's
+                       ("fairclip_plus", "fairnb", 10.0, "")]
     # oracles by scikit-learn on the runs' predictions
     from sklearn.metrics import roc_auc_score
     seed0 = {(params_of(p)["method"], params_of(p)["fair_weight"],
               params_of(p)["protocol"]): p
              for p in (runs / "03_fairclip").iterdir()
-             if params_of(p)["seed"] == 0}
+             if params_of(p)["seed"] == 0 and not params_of(p)["summaries"]}
     clip, fair = seed0[("clip", 10.0, "fairnb")], seed0[("fairclip", 10.0,
                                                         "fairnb")]
     a, b = group_aucs(clip), group_aucs(fair)
@@ -899,6 +902,26 @@ def test_05_probes_a_03_run_and_04_opens_the_probe(tmp_path, monkeypatch):
     dash = execute("04_fairness_dashboard", tmp_path, run=run.name,
                    n_boot=50).read_text()
     assert run.name in dash
+
+
+def test_05_solutions_run(tmp_path, monkeypatch):
+    """Every 05 solution runs (smoke, one epoch): it trains the CLIP and
+    FairCLIP runs that keep their weights once, and the later solutions
+    reuse them."""
+    import fairnb as fnb
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    keys = [k for k in fnb.exercises.EXERCISES if k.startswith("05.")]
+    assert keys == ["05.1", "05.2", "05.3", "05.4"]
+    tables = {k: fnb.exercises.run_solution(k, preset="smoke", epochs=1)
+              for k in keys}
+    assert len(list((tmp_path / "runs" / "03_fairclip").iterdir())) == 2
+    signal = tables["05.1"]["table"]
+    assert {"race", "gender"} <= set(signal.index)
+    assert signal[["clip", "fairclip"]].stack().between(0, 1).all()
+    gain = tables["05.2"]["frame"]
+    np.testing.assert_allclose(gain["gain"],
+                               gain["multimodal"] - gain["image"])
+    assert set(tables["05.3"]["frame"].columns) == {"logistic", "mae"}
 
 
 def test_05_probes_a_blip2_folder(tmp_path, monkeypatch, tiny_blip2):
