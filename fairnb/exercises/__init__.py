@@ -14,18 +14,29 @@ fairnb.exercises`` writes the teacher's solution notebooks
 (``notebooks/solutions/<notebook>.ipynb``) from the same source; the
 tests run every solution after its notebook and check its answer.
 
-Exercises so far: 00 – 05 (:data:`EXERCISES`).
+Every notebook's exercises, 00 – 08 (:data:`EXERCISES`).
 """
 from __future__ import annotations
 
 from ..attributes import closest
-from . import dashboard, data, probing, runs, summaries, tour, training
+from . import (
+    comparison,
+    dashboard,
+    data,
+    multifair,
+    probing,
+    prompting,
+    runs,
+    summaries,
+    tour,
+    training,
+)
 from .core import KINDS, Exercise, Verdict, compare
 
 #: key ("03.2") -> exercise, in notebook order
 EXERCISES: dict[str, Exercise] = {
     e.key: e for module in (tour, data, summaries, training, dashboard,
-                            probing)
+                            probing, comparison, multifair, prompting)
     for e in module.EXERCISES}
 
 #: notebook number -> notebook stem
@@ -36,8 +47,8 @@ NOTEBOOKS = {"00": "00_tour", "01": "01_explore_data",
              "08": "08_dualfairvl"}
 
 __all__ = ["EXERCISES", "Exercise", "KINDS", "Verdict", "check",
-           "default_preset", "exercise", "for_notebook", "run_solution",
-           "runs", "solution"]
+           "default_preset", "exercise", "for_notebook", "multifair",
+           "prompting", "run_solution", "runs", "solution"]
 
 
 def exercise(key: str) -> Exercise:

@@ -642,6 +642,45 @@ def group_aucs(path, attribute="race"):
     return out
 
 
+def es_auc(path, attribute):
+    """ES-AUC of a run's Test predictions by scikit-learn: the overall
+    AUC over one plus the summed distance of its known groups' AUCs."""
+    from sklearn.metrics import roc_auc_score
+    z = np.load(path / "predictions.npz")
+    auc = roc_auc_score(z["y_true"], z["y_score"])
+    return auc / (1 + sum(abs(a - auc)
+                          for a in group_aucs(path, attribute).values()))
+
+
+def holm(p):
+    """Holm's step-down adjustment, written out."""
+    order, m = np.argsort(p), len(p)
+    out, running = np.empty(m), 0.0
+    for i, j in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[j]))
+        out[j] = running
+    return out
+
+
+def direction(change, margin):
+    if abs(change) <= margin:
+        return "same"
+    return "higher" if change > 0 else "lower"
+
+
+def solve(keys, **options):
+    """Run each solution and check its answer; the answers by key."""
+    import fairnb as fnb
+    answers = {}
+    for key in keys:
+        ns = fnb.exercises.run_solution(key, preset="smoke", **options)
+        answers[key] = ns
+        if fnb.exercises.exercise(key).checked:
+            verdict = fnb.exercises.check(key, ns["answer"], preset="smoke")
+            assert verdict.correct is True, (key, verdict)
+    return answers
+
+
 def test_00_tours_the_series_and_its_solutions_check(tour_runs,
                                                     monkeypatch):
     import fairnb as fnb
@@ -726,10 +765,13 @@ def test_02_03_04_solutions_run_and_check(tour_runs, tmp_path,
 
 
 # -- 06 --
-def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
-                                                        monkeypatch,
-                                                        tour_runs):
+def test_06_compares_over_seeds_and_reuses_complete_runs_and_solutions(
+        tmp_path, monkeypatch, tour_runs):
+    """06 over two seeds and two planted levels, then its solutions: the
+    checked answers agree with scipy, Holm by hand and scikit-learn."""
     import shutil
+
+    from sklearn.metrics import roc_auc_score
 
     runs = tmp_path / "runs"
     # both methods' two seeds exist already (the tour trained them)
@@ -781,6 +823,62 @@ def test_06_compares_over_seeds_and_reuses_complete_runs(tmp_path,
     # the four copied runs were reused, not trained again (the sweep's
     # skipping and resuming is tested on its own in test_sweep.py)
     assert len(list((runs / "03_fairclip").iterdir())) == 8
+    # -- the 06 solutions on these runs --
+    from scipy import stats
+    before = set((runs / "03_fairclip").iterdir())
+    ns = solve(["06.1", "06.3", "06.4", "06.5"])
+    assert set((runs / "03_fairclip").iterdir()) == before
+    assert ns["06.1"]["answer"] == "no"  # and it trained nothing
+    # 06.3: each AUC row's seed interval is the t interval of the runs'
+    # own per-seed differences; which interval is wider follows
+    by = {(params_of(p)["method"], params_of(p)["seed"],
+           params_of(p)["bias"]): json.loads((p / "metrics.json")
+                                             .read_text())
+          for p in before}
+    auc = diffs[diffs["metric"] == "AUC"].set_index("condition")
+    seeds_width = 0.0
+    for level in (1.0, 2.0):
+        d = [by[("fairclip", s, level)]["auc"] - by[("clip", s, level)]["auc"]
+             for s in (0, 1)]
+        width = 2 * stats.t.ppf(0.975, 1) * np.std(d, ddof=1) / np.sqrt(2)
+        row = auc.loc[f"bias={level:g}"]
+        assert row["seeds_high"] - row["seeds_low"] == pytest.approx(width)
+        seeds_width += width
+    assert ns["06.3"]["answer"] == ("seeds" if seeds_width > (
+        auc["samples_high"] - auc["samples_low"]).sum() else "samples")
+    # 06.4: Holm by hand
+    adjusted = holm(diffs["both_p"].to_numpy())
+    np.testing.assert_allclose(diffs["holm_p"], adjusted)
+    assert ns["06.4"]["answer"] == int(((diffs["both_p"] < 0.05)
+                                        & (adjusted >= 0.05)).sum())
+    # 06.5: the baseline's gap by scikit-learn, per level
+    gap = {}
+    for level in (1.0, 2.0):
+        values = []
+        for p in before:
+            if (params_of(p)["method"], params_of(p)["bias"]) == ("clip",
+                                                                 level):
+                z = np.load(p / "predictions.npz")
+                g = group_aucs(p).values()
+                values.append((max(g) - min(g)) / roc_auc_score(
+                    z["y_true"], z["y_score"]))
+        gap[level] = np.mean(values)
+    assert ns["06.5"]["answer"] == direction(gap[2.0] - gap[1.0], 0.005)
+    # 06.2 trains seeds 2 - 5 of both methods at the default level only
+    table = solve(["06.2"])["06.2"]["table"]
+    new = set((runs / "03_fairclip").iterdir()) - before
+    assert sorted((params_of(p)["method"], params_of(p)["seed"],
+                   params_of(p)["bias"]) for p in new) == [
+        (m, s, 1.0) for m in ("clip", "fairclip") for s in (2, 3, 4, 5)]
+    assert sorted(set(table["seeds"])) == [2, 3, 4, 5, 6]
+    by.update({(params_of(p)["method"], params_of(p)["seed"], 1.0):
+               json.loads((p / "metrics.json").read_text()) for p in new})
+    d = [by[("fairclip", s, 1.0)]["auc"] - by[("clip", s, 1.0)]["auc"]
+         for s in range(6)]
+    [six] = table[(table["seeds"] == 6) & (table["metric"] == "AUC")][
+        "seed_width"]
+    assert six == pytest.approx(2 * stats.t.ppf(0.975, 5)
+                                * np.std(d, ddof=1) / np.sqrt(6))
 
 
 @pytest.mark.parametrize("parameters, words", [
@@ -806,6 +904,9 @@ def test_06_rejects_bad_parameters_by_name(tmp_path, parameters, words):
 # -- 07 --
 def test_07_trains_multifair_beside_its_baselines_and_04_reads_it(
         tmp_path, monkeypatch):
+    """07 with its baselines, 04 on its MultiFair run, then its solutions:
+    each trains its variants here, and the checked answers agree with the
+    runs' epochs.csv and scikit-learn."""
     runs = tmp_path / "runs"
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
     text = execute("07_multifair", tmp_path, epochs=1,
@@ -835,6 +936,41 @@ def test_07_trains_multifair_beside_its_baselines_and_04_reads_it(
             attribute="gender", posthoc="")
     [dash] = (runs / "04_fairness_dashboard").iterdir()
     assert (dash / "by_group.csv").is_file()
+    # -- the 07 solutions: variants of this MultiFair run, trained here --
+    before = set((runs / "07_multifair").iterdir())
+    ns = solve(["07.1", "07.2", "07.3", "07.4"], epochs=1)
+    new = {(p["method"], p["attribute"], p["modulation"], p["direction"],
+            p["fair_loss"], p["summaries"] != "none"): path
+           for path in set((runs / "07_multifair").iterdir()) - before
+           for p in [params_of(path)]}
+    base = ("multifair", "gender", "dual", "off", "constant", False)
+    assert set(new) == {
+        ("multifair", "gender", "dual", "off", "constant", True),  # 07.1
+        ("multifair", "gender", "modality", "off", "constant", False),
+        ("multifair", "gender", "group", "off", "constant", False),
+        ("multifair", "gender", "dual", "differentiable", "differentiable",
+         False),
+        ("multifair", "race", "dual", "off", "constant", False),
+        ("fusion", "race", "dual", "off", "constant", False)}
+    new[base] = folders["multifair"]
+
+    def mean(key, column):
+        return pd.read_csv(new[key] / "epochs.csv")[column].mean()
+    summarized = base[:5] + (True,)
+    assert ns["07.1"]["answer"] == direction(
+        mean(base, "B_note") - mean(summarized, "B_note"), 0.01)
+    es = {m: es_auc(new[(base[0], base[1], m) + base[3:]], "gender")
+          for m in ("dual", "modality", "group")}
+    assert ns["07.2"]["answer"] == max(
+        ("modality", "group"), key=lambda m: abs(es[m] - es["dual"]))
+    active = base[:3] + ("differentiable", "differentiable", False)
+    assert ns["07.3"]["answer"] == direction(
+        mean(active, "priority_rate") - mean(base, "priority_rate"), 0.02)
+    last = pd.read_csv(new[("multifair", "race") + base[2:]]
+                       / "epochs.csv").iloc[-1]
+    factors = {c: last[c] for c in last.index if c.startswith("r_slo_")}
+    assert set(factors) == {"r_slo_asian", "r_slo_black", "r_slo_white"}
+    assert ns["07.4"]["answer"] == sum(v > 1 for v in factors.values())
 
 
 def test_07_on_slo_and_oct_and_06_reuses_its_runs(tmp_path, monkeypatch):
@@ -965,7 +1101,7 @@ def test_08_reports_in_and_out_of_distribution_and_04_06_read_it(
     runs = tmp_path / "runs"
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(runs))
     text = execute("08_dualfairvl", tmp_path, epochs=1, backbone_epochs=1,
-                   ood_conditions="device_b").read_text()
+                   ood_conditions="device_b,low_contrast").read_text()
     assert "backbone unchanged by training: True" in text
     assert "(1 CLIP epochs, Validation AUC" in text  # trained, or cached
     [folder] = (runs / "08_dualfairvl").iterdir()
@@ -975,13 +1111,14 @@ def test_08_reports_in_and_out_of_distribution_and_04_06_read_it(
     for name in ("predictions.npz", "predictions_val.npz", "by_group.csv",
                  "epochs.csv", "steps.csv", "anchors.csv", "conditions.csv",
                  "data.json", "predictions_device_b.npz",
+                 "predictions_low_contrast.npz",
                  "attribute_probe.csv", "figures/anchors.html",
                  "figures/loss_terms.html", "figures/conditions_race.html"):
         assert (folder / name).is_file(), name
     table = pd.read_csv(folder / "conditions.csv")
     assert set(table["model"]) == {"dualfairvl", "backbone (zero-shot)"}
     conditions = table[table["model"] == "dualfairvl"].set_index("condition")
-    assert list(conditions.index) == ["source", "device_b"]
+    assert list(conditions.index) == ["source", "device_b", "low_contrast"]
     assert conditions.loc["source", "ΔAUC"] == 0
     probe = pd.read_csv(folder / "attribute_probe.csv")
     assert list(probe["feature"]) == ["v0", "v_y", "v_s"]
@@ -998,18 +1135,19 @@ def test_08_reports_in_and_out_of_distribution_and_04_06_read_it(
     assert (next((runs / "04_fairness_dashboard").iterdir())
             / "by_group.csv").is_file()
     # 06: dualfairvl (08) against clip (03), in and out of distribution:
-    # each model trained once, its Test scored under both conditions; the
-    # 08 run above is that cell already ("source,device_b" less its own
-    # condition is its device_b)
+    # each model trained once, its Test scored under every condition; the
+    # 08 run above is that cell already (the conditions less its own)
     text = execute("06_compare_methods", tmp_path, methods="clip,dualfairvl",
-                   seeds="0", epochs=1, test_conditions="source,device_b",
+                   seeds="0", epochs=1,
+                   test_conditions="source,device_b,low_contrast",
                    posthoc="").read_text()
     assert "SweepResult(2 runs, 1 already complete, 0 failed" in text
     [cmp] = (runs / "06_compare_methods").iterdir()
     diffs = pd.read_csv(cmp / "comparison.csv")
     assert set(diffs["method"]) == {"dualfairvl"}
     assert set(diffs["condition"]) == {"test_condition=source",
-                                       "test_condition=device_b"}
+                                       "test_condition=device_b",
+                                       "test_condition=low_contrast"}
     seeds = pd.read_csv(cmp / "table.csv")
     auc = seeds[(seeds["metric"] == "AUC") & (seeds["method"] == "dualfairvl")
                 ].set_index("condition")["mean"]
@@ -1017,9 +1155,46 @@ def test_08_reports_in_and_out_of_distribution_and_04_06_read_it(
         metrics["shift_device_b_auc"])
     assert auc["test_condition=source"] == pytest.approx(metrics["auc"])
     [clip] = [p for p in (runs / "03_fairclip").iterdir() if json.loads(
-        (p / "params.json").read_text())["ood_conditions"] == "device_b"]
+        (p / "params.json").read_text())["ood_conditions"]
+        == "device_b,low_contrast"]
     assert Predictions.load(clip / "predictions_device_b.npz").ids.tolist() \
         == ind.ids.tolist()
+    # -- the 08 solutions: variants of this run, as papermill runs of 08 --
+    before = set((runs / "08_dualfairvl").iterdir())
+    ns = solve(["08.1", "08.2", "08.3", "08.4"], epochs=1)
+    new = {(p["sen_weight"], p["train_condition"], p["model"],
+            p["prompt_depth"]): path
+           for path in set((runs / "08_dualfairvl").iterdir()) - before
+           for p in [params_of(path)]}
+    assert set(new) == {(0.0, "source", "fairnb-tiny", 0),
+                        (0.5, "device_b", "fairnb-tiny", 0),
+                        (0.5, "source", "fairnb-tiny-vit", 1),
+                        (0.5, "source", "fairnb-tiny-vit", 4)}
+    table = ns["08.1"]["table"]
+    assert list(table.index) == ["source", "device_b", "low_contrast"]
+    assert table.loc["source", "DualFairVL"] == pytest.approx(
+        es_auc(folder, "race"))
+    assert table.loc["source", "no fairness terms"] == pytest.approx(
+        es_auc(new[(0.0, "source", "fairnb-tiny", 0)], "race"))
+    shifted = new[(0.5, "device_b", "fairnb-tiny", 0)]
+    assert params_of(shifted)["test_condition"] == "source"
+    from sklearn.metrics import roc_auc_score
+    z = np.load(shifted / "predictions.npz")  # its Test, under source
+    rows = pd.DataFrame(ns["08.2"]["rows"])
+    assert rows.loc[("source", "AUC"), "trained on device_b"] == \
+        pytest.approx(roc_auc_score(z["y_true"], z["y_score"]))
+    depth = pd.DataFrame(ns["08.3"]["rows"])
+    assert depth.loc["trainable", "depth 4"] > depth.loc["trainable",
+                                                         "depth 1"]
+    # 08.4: each group's AUC lost under low_contrast, by scikit-learn
+    import shutil
+    low = tmp_path / "low_contrast"
+    low.mkdir()
+    shutil.copy(folder / "predictions_low_contrast.npz",
+                low / "predictions.npz")
+    own, shifted = group_aucs(folder), group_aucs(low)
+    loss = {g: own[g] - shifted[g] for g in own.keys() & shifted.keys()}
+    assert ns["08.4"]["answer"] == max(loss, key=loss.get)
 
 
 def test_08_rejects_a_bad_condition_by_name(tmp_path):
