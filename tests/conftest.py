@@ -107,3 +107,30 @@ def tiny_blip2_itm(tmp_path_factory):
     BlipImageProcessor(size={"height": 32, "width": 32}).save_pretrained(
         folder)
     return folder
+
+
+@pytest.fixture
+def kill_after_first_checkpoint():
+    """A function: start ``cmd`` (a list, in ``cwd``), wait until a run
+    folder under ``folder`` holds ``checkpoints/last.pt``, then SIGKILL the
+    process and all its children (kernel, torchrun workers), as a crash or
+    a killed job would."""
+    import signal
+    import subprocess
+    import time
+
+    import psutil
+
+    def kill(cmd, folder, *, cwd=None, timeout=300):
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + timeout
+        while not list(folder.glob("*/checkpoints/last.pt")):
+            assert proc.poll() is None, "it ended before its first checkpoint"
+            assert time.monotonic() < deadline, "no checkpoint in time"
+            time.sleep(0.05)
+        parent = psutil.Process(proc.pid)
+        for p in parent.children(recursive=True) + [parent]:
+            p.send_signal(signal.SIGKILL)
+        proc.wait()
+    return kill

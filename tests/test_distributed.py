@@ -225,29 +225,17 @@ def test_03_trains_in_two_processes_with_launcher_torchrun(tmp_path,
 
 
 def test_torchrun_trains_a_03_run_from_its_params_json_and_resumes(
-        tmp_path, one_process_run):
+        tmp_path, one_process_run, kill_after_first_checkpoint):
     """``torchrun -m fairnb train --config <a 03 run's params.json>``
     killed after its first epoch's checkpoint, then the same command
     again: it resumes the run folder (every process from ``last.pt``, each
     with its own random state) and writes the run folder the
     uninterrupted one-process training writes."""
-    import time
-
-    import psutil
     cmd = [*TORCHRUN, "-m", "fairnb", "train", "--config",
            str(one_process_run / "params.json"), "--root",
            str(tmp_path / "killed")]  # smoke: 2 epochs
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     folder = tmp_path / "killed" / "03_fairclip"
-    deadline = time.monotonic() + 300
-    while not list(folder.glob("*/checkpoints/last.pt")):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    parent = psutil.Process(proc.pid)
-    for p in parent.children(recursive=True) + [parent]:
-        p.kill()
-    proc.wait()
+    kill_after_first_checkpoint(cmd, folder, cwd=ROOT)
     [killed] = folder.iterdir()
     assert not (killed / "metrics.json").exists()
     last = torch.load(killed / "checkpoints" / "last.pt", weights_only=True)

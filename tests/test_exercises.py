@@ -75,6 +75,20 @@ def test_open_exercises_and_missing_runs_say_so(tmp_path, monkeypatch):
     assert "papermill 03_fairclip.ipynb" in verdict.message
 
 
+def test_a_run_folder_of_an_older_layout_names_the_fix(tmp_path,
+                                                      monkeypatch):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    run = fnb.start_run(fnb.TourConfig.create(preset="smoke"), key="old")
+    run.write_csv("by_group.csv", pd.DataFrame(  # no method column yet
+        {"attribute": ["race"], "metric": ["auc"], "group": ["Black"],
+         "value": [0.6]}))
+    run.write_metrics({"n_runs": 4})
+    verdict = check("00.1", "Black", preset="smoke")
+    assert verdict.correct is None
+    assert "KeyError" in verdict.message and "method" in verdict.message
+    assert "run 00_tour.ipynb again" in verdict.message
+
+
 def test_a_check_reads_the_session_presets_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("FAIRNB_PRESET", "workshop")

@@ -90,6 +90,11 @@ def check(key: str, answer, *, preset: str | None = None) -> Verdict:
         reference = ex.reference(preset=preset or default_preset())
     except FileNotFoundError as exc:
         return Verdict(None, f"Nothing to check against yet: {exc}")
+    except (KeyError, IndexError) as exc:  # a run folder of an older layout
+        stem = NOTEBOOKS[ex.notebook_number]
+        return Verdict(None, f"The runs {key} reads lack what it needs "
+                       f"({type(exc).__name__}: {exc}); they may come from "
+                       f"an older fairnb: run {stem}.ipynb again.")
     return compare(ex, answer, reference)
 
 

@@ -4,10 +4,8 @@ import ast
 import dataclasses
 import io
 import json
-import signal
 import subprocess
 import sys
-import time
 import tokenize
 from pathlib import Path
 
@@ -331,16 +329,8 @@ def test_03_official_protocol_writes_the_official_mask_metrics(tmp_path):
     assert "selection" not in metrics  # selected on Validation
 
 
-def _kill_tree(pid):
-    import psutil
-
-    proc = psutil.Process(pid)
-    for p in proc.children(recursive=True) + [proc]:
-        p.send_signal(signal.SIGKILL)
-
-
-def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
-                                                          monkeypatch):
+def test_03_killed_and_rerun_resumes_to_the_same_metrics(
+        tmp_path, monkeypatch, kill_after_first_checkpoint):
     from fairnb.runs import list_runs
 
     # separate group batches: the method keeps queues, which must resume too
@@ -356,15 +346,8 @@ def test_03_killed_and_rerun_resumes_to_the_same_metrics(tmp_path,
             "-p", "preset", "smoke"]
     for k, v in parameters.items():
         args += ["-p", k, str(v)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
     folder = tmp_path / "killed" / "03_fairclip"
-    deadline = time.monotonic() + 300
-    while not list(folder.glob("*/checkpoints/last.pt")):
-        assert proc.poll() is None and time.monotonic() < deadline
-        time.sleep(0.05)
-    _kill_tree(proc.pid)  # SIGKILL the kernel (training) and papermill
-    proc.wait()
+    kill_after_first_checkpoint(args, folder)  # the kernel and papermill
     [run] = folder.iterdir()
     assert not (run / "metrics.json").exists()
     import torch
