@@ -4,9 +4,10 @@
 epochs) generates the synthetic datasets, trains the tour's grid (CLIP and
 FairCLIP over three seeds: 00 and 06 then train nothing) and one 03 run
 that keeps its weights (04 and 05 read it), so participants wait for
-nothing. ``--solutions`` also runs every exercise's worked solution (the
-runs they train). Whatever exists is reused: running it again takes
-seconds. See ``docs/workshop.md``.
+nothing. ``--solutions`` also runs the notebooks the solutions read (00,
+06 with and without planted levels, 07, 08: :data:`SOLUTION_RUNS`) and
+then every exercise's worked solution (the runs they train). Whatever
+exists is reused: running it again takes seconds. See ``docs/workshop.md``.
 """
 from __future__ import annotations
 
@@ -14,6 +15,13 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass, field
+
+#: the notebook runs the solutions read, beyond 03's: the tour (00.x),
+#: a comparison with the tour's grid and one over three planted levels
+#: (06.x), and 07's and 08's own runs (07.x, 08.x vary them)
+SOLUTION_RUNS = (("00_tour", {}), ("06_compare_methods", {}),
+                 ("06_compare_methods", {"bias_levels": "0,1,2"}),
+                 ("07_multifair", {}), ("08_dualfairvl", {}))
 
 
 @dataclass
@@ -61,6 +69,16 @@ def prepare(*, preset: str = "workshop", solutions: bool = False,
          lambda: run_or_reuse(preset=preset))
     if solutions:
         from .exercises import EXERCISES, run_solution
+        from .sweep import Cell
+        # the notebook runs the solutions read (each reused when complete)
+        runs = [Cell(notebook, {"preset": preset, **extra})
+                for notebook, extra in SOLUTION_RUNS]
+        for cell in runs:
+            flags = " ".join(f"-p {k} {v}" for k, v in cell.parameters.items())
+            step(f"{cell.notebook} {flags}",
+                 lambda cell=cell: require_complete(run_grid(
+                     [cell], folder=runs_dir() / "workshop" / "cells",
+                     progress=progress), [cell]))
         for key in EXERCISES:
             step(f"solution {key}", lambda key=key: run_solution(
                 key, preset=preset))

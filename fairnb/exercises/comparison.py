@@ -131,7 +131,7 @@ answer = "seeds" if widths["seeds"].sum() > widths["samples"].sum() else "sample
         "order) between runs is large next to the Test-sample noise of a "
         "seed-averaged difference, and its t multiplier with K - 1 degrees "
         "of freedom is large. The `both` interval counts the two together "
-        "and is never narrower than either. A single seed has no seed "
+        "and is wider than each. A single seed has no seed "
         "interval at all, which is why a one-seed comparison can only say "
         "how uncertain its Test set is.",
         kind="choice", reference=_wider_interval,

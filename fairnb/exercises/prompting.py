@@ -106,22 +106,29 @@ pd.DataFrame(rows).round(3)''',
         "(`-p preset paper`), where prompt depth is known to matter more.",
         hint=""),
     Exercise(
-        "08.4", "Which group loses most AUC under `low_contrast`, and why "
-        "does the stand-in's data card (its planted disparity) predict "
-        "that?",
+        "08.4", "Which group loses most AUC under `low_contrast`? Compare "
+        "with the other conditions the run scored and with what the "
+        "stand-in's data card measured: does every shift cost the group "
+        "with the planted disparity most?",
         code='''base = fnb.exercises.prompting.base_run(preset, low_contrast=True)  # 08's own run, scored under low_contrast
 table = pd.read_csv(base / "conditions.csv").query("model == 'dualfairvl'").set_index("condition")
 groups = [c for c in table.columns if c.startswith("AUC ")]
-loss = (table.iloc[0][groups] - table.loc["low_contrast", groups]).astype(float)  # own condition - low_contrast
+loss = (table.iloc[0][groups] - table[groups]).iloc[1:].astype(float)  # each group's AUC lost per condition
 print(loss.round(3))
-answer = loss.dropna().idxmax().removeprefix("AUC ")''',
-        explanation="The stand-in plants its disparity in the Black "
-        "group's images as lower disc contrast (data card "
-        "`synthetic_fairvlmed.md`): a low-contrast acquisition pushes "
-        "those images furthest below what the model can read, so that "
-        "group usually loses most. With a few dozen patients per group "
-        "the point estimates are noisy, so the largest loss is not always "
-        "the Black group's on one seed of the smoke data.",
+answer = loss.loc["low_contrast"].dropna().idxmax().removeprefix("AUC ")''',
+        explanation="The data card (`data_cards/synthetic_fairvlmed.md`: "
+        "08 on the demo data, seed 0) measured `low_contrast` costing "
+        "every group about as much (0.21 – 0.25 AUC), while `blur` and "
+        "`device_b` cost the Black group 0.21 and 0.24 and the others "
+        "0.00 – 0.06. The planted disparity already lowers the Black "
+        "group's disc contrast and raises its noise, so a shift can "
+        "interact with it, but not every shift does: scaling every "
+        "image's contrast by the same factor cost the groups alike there. "
+        "So under `low_contrast` the largest loss on one seed is often "
+        "whichever group's point estimate moves most; with a few dozen "
+        "patients per group (fewer in the smoke data) that is noise until "
+        "06 repeats it over seeds (`-p test_conditions "
+        "source,low_contrast,blur`).",
         kind="group", reference=largest_low_contrast_loss,
         hint="In conditions.csv, subtract each group's AUC under "
              "low_contrast from its AUC in the first row."),
