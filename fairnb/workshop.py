@@ -18,10 +18,13 @@ from dataclasses import dataclass, field
 
 #: the notebook runs the solutions read, beyond 03's: the tour (00.x),
 #: a comparison with the tour's grid and one over three planted levels
-#: (06.x), and 07's and 08's own runs (07.x, 08.x vary them)
+#: (06.x), and 07's MultiFair run and 08's run (07.x, 08.x vary them; 07
+#: alone, without the baselines a solution trains when it needs one, so
+#: that its run folder carries these parameters)
 SOLUTION_RUNS = (("00_tour", {}), ("06_compare_methods", {}),
                  ("06_compare_methods", {"bias_levels": "0,1,2"}),
-                 ("07_multifair", {}), ("08_dualfairvl", {}))
+                 ("07_multifair", {"baselines": "none"}),
+                 ("08_dualfairvl", {}))
 
 
 @dataclass
