@@ -89,6 +89,28 @@ def test_a_run_folder_of_an_older_layout_names_the_fix(tmp_path,
     assert "run 00_tour.ipynb again" in verdict.message
 
 
+def test_config_of_rebuilds_a_runs_config_and_newest_names_the_fix(
+        tmp_path, monkeypatch):
+    monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "runs"))
+    cfg = fnb.CompareConfig.create(explicit={"seeds", "bias_levels"},
+                                   seeds="0,1", bias_levels="0,2",
+                                   preset="smoke")
+    run = fnb.start_run(cfg, key="cmp")
+    run.write_metrics({"n_runs": 8})
+    recorded = pd.read_json(run.path / "params.json", typ="series")
+    rebuilt = fnb.exercises.runs.config_of(run.path, seeds="0,1,2,3")
+    assert rebuilt.seed_list == [0, 1, 2, 3]  # the override
+    assert rebuilt.bias_level_list == [0.0, 2.0]  # the recorded value
+    assert {k: v for k, v in rebuilt.to_dict().items() if k != "seeds"} \
+        == {k: v for k, v in recorded.items() if k != "seeds"}
+    with pytest.raises(FileNotFoundError) as err:
+        fnb.exercises.runs.newest("06_compare_methods", preset="smoke",
+                                  where=lambda p: "1" in p["bias_levels"],
+                                  needs="-p bias_levels 0,1,2")
+    assert ("(papermill 06_compare_methods.ipynb out.ipynb -p preset smoke "
+            "-p bias_levels 0,1,2)") in str(err.value)
+
+
 def test_a_check_reads_the_session_presets_runs(tmp_path, monkeypatch):
     monkeypatch.setenv("FAIRNB_RUNS_DIR", str(tmp_path / "empty"))
     monkeypatch.setenv("FAIRNB_PRESET", "workshop")

@@ -19,8 +19,9 @@ def newest(notebook: str, *, where: Callable[[dict], bool] | None = None,
            needs: str = "", **match) -> Path:
     """The newest complete run of ``notebook`` whose ``params.json`` has
     every ``match`` value (and satisfies ``where``, a test of the
-    parameters that ``needs`` describes, e.g. "-p bias_levels with two or
-    more levels"); a clear error naming what to run otherwise."""
+    parameters); a clear error naming what to run otherwise. ``needs`` is
+    the papermill fragment that makes a run ``where`` accepts (e.g. ``"-p
+    bias_levels 0,1,2"``): the error adds it to the command it shows."""
     from ..config import CONFIGS
     from ..runs import list_runs
     for path in reversed(list_runs(notebook)):
